@@ -1,0 +1,1 @@
+"""Compiled kernels: Cython loops with OpenMP for the CPU, CUDA sources for CuPy."""
