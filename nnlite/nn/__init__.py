@@ -1,0 +1,1 @@
+"""Neural-network building blocks: ``Module``, ``Parameter``, the containers and the layers."""
