@@ -23,7 +23,7 @@ KERNELS = os.path.join("nnlite", "_kernels")
 
 # Kernel families compiled per CPU variant: each has stub files
 # ``_<family>_<variant>.pyx`` that include ``<family>.pxi``.
-VARIANT_FAMILIES = []
+VARIANT_FAMILIES = ["conv1d"]
 # Modules compiled once, for the baseline architecture.
 PLAIN_MODULES = ["_openmp", "_reduce"]
 

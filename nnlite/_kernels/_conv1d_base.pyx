@@ -1,0 +1,3 @@
+# cython: language_level=3
+"""Conv1d kernels built for the base instruction set (see conv1d.pxi)."""
+include "conv1d.pxi"

@@ -1,0 +1,148 @@
+"""CPU Conv1d on numpy arrays: forward and the three gradients (no autograd here).
+
+All functions take and return numpy arrays of one float dtype (float32 or float64);
+``x`` is batched ``(N, C_in, Lp)`` and already padded, ``w`` is
+``(C_out, C_in // groups, K)``; ``L_out = (Lp - dilation*(K-1) - 1) // stride + 1``.
+
+>>> import numpy as np
+>>> from nnlite._kernels import conv1d_cpu
+>>> x = np.arange(10, dtype=np.float32).reshape(1, 1, 10)
+>>> w = np.ones((2, 1, 3), np.float32)
+>>> conv1d_cpu.forward(x, w, None, 1, 1, 1)[0, 0, :4]
+array([ 3.,  6.,  9., 12.], dtype=float32)
+
+See PyTorch's ``torch.nn.functional.conv1d`` (with ``padding=0``).
+
+Kernel variant.  The Cython kernels (``conv1d.pxi``) are built three times:
+``base`` (x86-64 baseline), ``avx2`` (-march=x86-64-v3) and ``avx512``
+(-march=x86-64-v4).  At import the best one the CPU supports is chosen from numpy's
+CPU feature table (falling back to ``/proc/cpuinfo`` flags, then ``base``);
+``NNLITE_KERNEL_VARIANT=base|avx2|avx512`` overrides it.  ``VARIANT`` names the choice.
+
+Threads.  The kernels use :func:`nnlite._threads.get_num_threads` OpenMP threads and
+parallelise over independent outputs only, so results are bitwise identical for any
+thread count (results of different variants may differ in the last bits: FMA
+contraction and vector widths change the rounding).
+
+No BLAS path.  A BLAS formulation (sum over k of ``W[:, :, k] @ x[:, :, k*d ::stride]``)
+was measured on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32)
+and loses to the direct kernels on every one of them; see DESIGN NOTE at the end of
+this file for the numbers.  Not using BLAS also keeps the determinism guarantee simple:
+OpenBLAS may split its sums differently for different thread counts.
+"""
+import os
+
+import numpy as np
+
+from nnlite._kernels import _reduce
+from nnlite._threads import get_num_threads
+
+__all__ = ["VARIANT", "VARIANTS", "forward", "grad_input", "grad_weight", "grad_bias",
+           "output_length", "set_variant"]
+
+VARIANTS = ("base", "avx2", "avx512")
+_AVX512 = ("AVX512F", "AVX512BW", "AVX512VL", "AVX512DQ")
+_AVX2 = ("AVX2", "FMA3")
+
+
+def _cpu_features():
+    """The CPU's feature names (upper case, numpy's spelling), or an empty set."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as feats
+        return {k for k, v in feats.items() if v}
+    except Exception:
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = {fl.upper() for fl in line.split(":", 1)[1].split()}
+                    if "FMA" in flags:
+                        flags.add("FMA3")
+                    return flags
+    except OSError:
+        pass
+    return set()
+
+
+def _best_variant(features):
+    if all(f in features for f in _AVX512):
+        return "avx512"
+    if all(f in features for f in _AVX2):
+        return "avx2"
+    return "base"
+
+
+def _load(name):
+    import importlib
+    if name not in VARIANTS:
+        raise ValueError(f"NNLITE_KERNEL_VARIANT must be one of {VARIANTS}, but got {name!r}")
+    return importlib.import_module(f"nnlite._kernels._conv1d_{name}")
+
+
+def supported_variants():
+    """The variants this CPU can run, best last."""
+    best = VARIANTS.index(_best_variant(_cpu_features()))
+    return VARIANTS[:best + 1]
+
+
+def set_variant(name):
+    """Switch the kernel variant used by this module (for tests and benchmarks)."""
+    global VARIANT, _k
+    _k = _load(name)
+    VARIANT = name
+
+
+VARIANT = None
+_k = None
+set_variant(os.environ.get("NNLITE_KERNEL_VARIANT") or _best_variant(_cpu_features()))
+
+
+def output_length(length, kernel_size, stride, dilation):
+    """``L_out`` of a convolution over an already padded length."""
+    return (length - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def _c(a):
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def forward(x, w, b, stride, dilation, groups):
+    """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] x[n, g(o)*C_in/groups + c, l*stride + k*dilation]``."""
+    x = _c(x)
+    w = _c(w)
+    n, _, length = x.shape
+    c_out, _, k = w.shape
+    l_out = max(output_length(length, k, stride, dilation), 0)
+    y = np.empty((n, c_out, l_out), dtype=x.dtype)
+    _k.forward(x, w, None if b is None else _c(b), y, stride, dilation, groups,
+               get_num_threads())
+    return y
+
+
+def grad_input(gy, w, x_shape, stride, dilation, groups):
+    """Gradient of :func:`forward` with respect to the (padded) input, shape ``x_shape``."""
+    gy = _c(gy)
+    gx = np.empty(x_shape, dtype=gy.dtype)
+    if gx.size:
+        _k.grad_input(gy, _c(w), gx, stride, dilation, groups, get_num_threads())
+    return gx
+
+
+def grad_weight(x, gy, w_shape, stride, dilation, groups):
+    """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``."""
+    gw = np.empty(w_shape, dtype=x.dtype)
+    if gw.size:
+        _k.grad_weight(_c(x), _c(gy), gw, stride, dilation, groups, get_num_threads())
+    return gw
+
+
+def grad_bias(gy):
+    """Gradient of :func:`forward` with respect to the bias: ``gy`` summed over N and L."""
+    gy = _c(gy)
+    gb = np.empty(gy.shape[1], dtype=gy.dtype)
+    if gy.shape[0] == 0 or gy.shape[2] == 0:
+        gb[...] = 0
+    elif gb.size:
+        _reduce.sum_batch_length(gy, gb, get_num_threads())
+    return gb
