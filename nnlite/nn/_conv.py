@@ -1,0 +1,170 @@
+"""The Conv1d autograd Function: argument checks, then the device's kernels.
+
+This is the single dispatch point of the convolution: ``_kernels_for(xp)``
+returns the CPU kernels (Cython) for numpy arrays and the GPU kernels (CuPy
+RawKernels) for CuPy arrays.  Everything is checked here, before any kernel
+runs or any array is written.
+"""
+import numpy
+
+from nnlite import _backend
+from nnlite._tensor import Tensor
+from nnlite.autograd.function import Function
+
+__all__ = ["conv1d", "same_padding", "single"]
+
+
+def single(value, name):
+    """An int, or a one-element tuple/list of int, as a one-element tuple."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{name} must be an int or a 1-element tuple for a 1D convolution, but got {value!r}")
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"{name} must be an int or a 1-element tuple of int, but got {value!r}")
+    return (int(value),)
+
+
+def same_padding(kernel_size, dilation):
+    """(left, right) zero padding that keeps the length for stride 1; the odd element goes right."""
+    total = dilation * (kernel_size - 1)
+    return total // 2, total - total // 2
+
+
+def _kernels_for(xp):
+    if xp is numpy:
+        from nnlite._kernels import conv1d_cpu
+        return conv1d_cpu
+    from nnlite._kernels import conv1d_cuda
+    return conv1d_cuda
+
+
+class Conv1dFunction(Function):
+    """y = conv1d(x, w, b) for batched 3-D arrays with (left, right) zero padding."""
+
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pad, dilation, groups):
+        xa, wa = x._data, w._data
+        ba = None if b is None else b._data
+        xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
+        if pad[0] or pad[1]:
+            xa = xp.pad(xa, ((0, 0), (0, 0), pad))
+        kern = _kernels_for(xp)
+        y = kern.forward(xa, wa, ba, stride, dilation, groups)
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1] or (len(needs) > 2 and needs[2]):
+            ctx.save_for_backward(xa if needs[1] else None, wa if needs[0] else None)
+            ctx.meta = (xa.shape, wa.shape, stride, pad, dilation, groups, kern)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        xa, wa = ctx.saved_arrays
+        xshape, wshape, stride, pad, dilation, groups, kern = ctx.meta
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = kern.grad_input(gy, wa, xshape, stride, dilation, groups)
+            if pad[0] or pad[1]:
+                gx = gx[:, :, pad[0]:xshape[2] - pad[1]]
+        if needs[1]:
+            gw = kern.grad_weight(xa, gy, wshape, stride, dilation, groups)
+        if needs[2]:
+            gb = kern.grad_bias(gy)
+        return gx, gw, gb, None, None, None, None
+
+
+def _dtype_name(dt):
+    return {"float32": "Float", "float64": "Double", "float16": "Half"}.get(dt.name, dt.name)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Apply a 1D convolution (cross-correlation) over ``input`` of shape (N, C_in, L) or (C_in, L).
+
+    ``weight`` is (C_out, C_in / groups, K); ``padding`` is an int, a 1-tuple,
+    ``'valid'`` or ``'same'``.  Arguments are checked before anything runs, with
+    PyTorch's messages.  See PyTorch's ``torch.nn.functional.conv1d``.
+
+    >>> import nnlite, numpy
+    >>> x = numpy.ones((1, 1, 5), dtype=numpy.float32)
+    >>> w = nnlite.ones(1, 1, 3)
+    >>> nnlite.nn.functional.conv1d(x, w, padding=1).tolist()
+    [[[2.0, 3.0, 3.0, 3.0, 2.0]]]
+    """
+    x = input if isinstance(input, Tensor) else _as_input(input)
+    w = weight if isinstance(weight, Tensor) else _as_input(weight)
+    b = bias if bias is None or isinstance(bias, Tensor) else _as_input(bias)
+    (s,) = single(stride, "stride")
+    (d,) = single(dilation, "dilation")
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)):
+        raise TypeError(f"groups must be an int, but got {groups!r}")
+    if s <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if d <= 0:
+        raise RuntimeError("non-positive dilation is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    xs, ws = x._data.shape, w._data.shape
+    if len(ws) != 3:
+        raise RuntimeError(f"weight should have exactly three dimensions (out_channels, in_channels / groups, "
+                           f"kernel_size), but got weight of size {list(ws)}")
+    k = ws[2]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0, 0)
+        elif padding == "same":
+            if s != 1:
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            pad = same_padding(k, d)
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        (p,) = single(padding, "padding")
+        if p < 0:
+            raise RuntimeError("negative padding is not supported")
+        pad = (p, p)
+    nd = len(xs)
+    if nd not in (2, 3):
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
+                           f"{list(xs)}")
+    xdt, wdt = x._data.dtype, w._data.dtype
+    if xdt.kind != "f":
+        raise RuntimeError(f"conv1d expects a floating-point input (float32 or float64), but got {xdt}")
+    if xdt != wdt:
+        raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and weight type ({_dtype_name(wdt)}) should be the "
+                           f"same: got input {xdt} and weight {wdt}")
+    if xdt not in (numpy.float32, numpy.float64):
+        raise RuntimeError(f"conv1d supports float32 and float64, but got {xdt}")
+    if ws[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size [{list(ws)}] instead")
+    c_in = xs[-2]
+    if c_in != ws[1] * groups:
+        shown = list(xs) if nd == 3 else [1] + list(xs)
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected input{shown} to have "
+                           f"{ws[1] * groups} channels, but got {c_in} channels instead")
+    if b is not None:
+        bs = b._data.shape
+        if len(bs) != 1 or bs[0] != ws[0]:
+            raise RuntimeError(f"Given weight of size {list(ws)}, expected bias to be 1-dimensional with "
+                               f"{ws[0]} elements, but got bias of size {list(bs)} instead")
+        if b._data.dtype != xdt:
+            raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and bias type ({_dtype_name(b._data.dtype)}) "
+                               "should be the same")
+    padded = xs[-1] + pad[0] + pad[1]
+    span = d * (k - 1) + 1
+    if padded < span:
+        raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel size: ({span}). "
+                           "Kernel size can't be greater than actual input size")
+    if nd == 2:
+        y = Conv1dFunction.apply(x.unsqueeze(0), w, b, s, pad, d, groups)
+        return y.squeeze(0)
+    return Conv1dFunction.apply(x, w, b, s, pad, d, groups)
+
+
+def _as_input(a):
+    if isinstance(a, numpy.ndarray) or _backend.is_cupy_array(a):
+        return Tensor._wrap(a)
+    raise TypeError(f"conv1d() expects Tensors or arrays, but got {type(a).__name__}")

@@ -1,0 +1,114 @@
+"""``Conv1d``: a 1D convolution layer with every option of PyTorch's."""
+import math
+
+from nnlite import _backend
+from nnlite._dtype import as_dtype, get_default_dtype
+from nnlite._tensor import empty
+from nnlite.nn import functional as F
+from nnlite.nn import init
+from nnlite.nn._conv import same_padding, single
+from nnlite.nn.modules.module import Module
+from nnlite.nn.parameter import Parameter
+
+__all__ = ["Conv1d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class Conv1d(Module):
+    """Apply a 1D convolution over an input of shape (N, C_in, L) or (C_in, L).
+
+    Arguments, defaults, initialisation, ``extra_repr`` and errors follow
+    PyTorch's ``torch.nn.Conv1d``.  ``padding`` is an int, a 1-tuple, ``'valid'``
+    or ``'same'``; ``padding_mode`` is ``'zeros'``, ``'reflect'``, ``'replicate'``
+    or ``'circular'`` (the non-zero modes pad with ``F.pad`` first).  Numpy
+    arrays are accepted as input and the output is a Tensor.
+
+    >>> import nnlite, numpy
+    >>> m = nnlite.nn.Conv1d(16, 33, 3, stride=2)
+    >>> m
+    Conv1d(16, 33, kernel_size=(3,), stride=(2,))
+    >>> m(numpy.zeros((20, 16, 50), dtype=numpy.float32)).shape
+    nnlite.Size([20, 33, 24])
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__()
+        kernel_size = single(kernel_size, "kernel_size")
+        stride = single(stride, "stride")
+        dilation = single(dilation, "dilation")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and stride[0] != 1:
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        else:
+            padding = single(padding, "padding")
+            if padding[0] < 0:
+                raise ValueError(f"padding must be non-negative, but got {padding[0]}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {{'zeros', 'reflect', 'circular', 'replicate'}}, but "
+                             f"got padding_mode='{padding_mode}'")
+        if kernel_size[0] <= 0 or stride[0] <= 0 or dilation[0] <= 0:
+            raise ValueError(f"kernel_size, stride and dilation must be positive, but got kernel_size="
+                             f"{kernel_size}, stride={stride}, dilation={dilation}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.transposed = False
+        self.output_padding = (0,)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        if padding == "valid":
+            lr = (0, 0)
+        elif padding == "same":
+            lr = same_padding(kernel_size[0], dilation[0])
+        else:
+            lr = (padding[0], padding[0])
+        self._reversed_padding_repeated_twice = list(lr)
+        dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+        dev = _backend.resolve_device(device)
+        self.weight = Parameter(empty(out_channels, in_channels // groups, kernel_size[0], dtype=dt, device=dev))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dt, device=dev))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Draw the weight from kaiming_uniform_(a=sqrt(5)) and the bias from U(±1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.weight.shape[2]
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":
+            x = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * len(self.padding):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
