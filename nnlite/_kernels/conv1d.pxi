@@ -37,6 +37,11 @@ ctypedef fused floating:
 
 cdef extern from *:
     """
+    #if defined(__GNUC__) && !defined(__clang__)
+    /* -O3's unroll-and-jam fuses two taps of the single-row kernel and spills its
+       accumulators (measured 8x slower); the tiles are already register-blocked. */
+    #pragma GCC optimize("no-loop-unroll-and-jam")
+    #endif
     #if defined(__AVX512F__)
     #define NNL_VB 64   /* vector bytes */
     #define NNL_MR 8    /* forward/grad-input tile rows (channels) */
@@ -86,11 +91,16 @@ TILE_ROWS = NNL_MR
 # Output channels (forward) or input channels (grad input) per group up to this count use
 # the single-row kernel: an MR-row tile would mostly compute padding rows.
 DEF ROW_MAX = 2
+# Bytes of source one forward / grad-input task keeps hot (a part of the 1 MiB L2).
+DEF L2_SLICE = 96 * 1024
+# Single-row kernel with more taps than ROW_TAPS: taps in blocks over ROW_CHUNK tiles.
+DEF ROW_TAPS = 28
+DEF ROW_CHUNK = 8
 
 
 # ---------------------------------------------------------------- correlation tiles
 
-cdef inline void _tile(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
+cdef void _tile(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
                        const floating* src, const Py_ssize_t* off,
                        const floating* wp, Py_ssize_t R, const floating* init) noexcept nogil:
     # MR rows x NR columns held in registers; wp is (R, MR), padding rows have w = 0.
@@ -116,9 +126,10 @@ cdef inline void _tile(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
                 dst[m * dstride + j] = acc[m * nr + j]
 
 
-cdef inline void _row(floating* dst, const floating* src, const Py_ssize_t* off,
-                      const floating* wr, Py_ssize_t R, floating init) noexcept nogil:
-    # One row x RV vectors in registers (depthwise, C_in == 1 grad input, ...).
+cdef void _row(floating* dst, const floating* src, const Py_ssize_t* off,
+               const floating* wr, Py_ssize_t R, floating init, bint accumulate) noexcept nogil:
+    # One row x RV vectors in registers (depthwise, C_in == 1 grad input, ...); with
+    # `accumulate` the R taps' sum is added to dst (init must be 0).
     cdef floating acc[NNL_ACC_ROW]
     cdef Py_ssize_t nr = NNL_RV * NNL_VB // sizeof(floating)
     cdef Py_ssize_t r, j
@@ -131,50 +142,90 @@ cdef inline void _row(floating* dst, const floating* src, const Py_ssize_t* off,
         wm = wr[r]
         for j in range(nr):
             acc[j] += wm * xp[j]
-    for j in range(nr):
-        dst[j] = acc[j]
+    if accumulate:
+        for j in range(nr):
+            dst[j] += acc[j]
+    else:
+        for j in range(nr):
+            dst[j] = acc[j]
 
 
-cdef void _block(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
-                 const floating* src, const Py_ssize_t* off, const floating* wp,
-                 Py_ssize_t R, const floating* init, Py_ssize_t ncols) noexcept nogil:
-    """Rows [0, mvalid) of dst, columns [0, ncols): the tile sweep along a row."""
-    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
-    cdef Py_ssize_t j0 = 0, j, m, r
+cdef void _edge(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
+                const floating* src, const Py_ssize_t* off, const Py_ssize_t* sh,
+                Py_ssize_t lim, const floating* wp, Py_ssize_t wst, Py_ssize_t R,
+                const floating* init, Py_ssize_t jlo, Py_ssize_t jhi) noexcept nogil:
+    """Scalar columns [jlo, jhi).  With sh != NULL, tap r is skipped where j - sh[r] falls
+    outside [0, lim): the zeros around gy in grad input, never materialised."""
+    cdef Py_ssize_t m, j, r, t
     cdef floating a
-    if ncols < nr:
-        for m in range(mvalid):
-            for j in range(ncols):
-                a = init[m]
-                for r in range(R):
-                    a = a + wp[r * NNL_MR + m] * src[off[r] + j]
-                dst[m * dstride + j] = a
-        return
-    while j0 < ncols:
-        if j0 + nr > ncols:
-            j0 = ncols - nr
-        _tile(dst + j0, dstride, mvalid, src + j0, off, wp, R, init)
-        j0 += nr
-
-
-cdef void _block_row(floating* dst, const floating* src, const Py_ssize_t* off,
-                     const floating* wr, Py_ssize_t R, floating init,
-                     Py_ssize_t ncols) noexcept nogil:
-    cdef Py_ssize_t nr = NNL_RV * NNL_VB // sizeof(floating)
-    cdef Py_ssize_t j0 = 0, j, r
-    cdef floating a
-    if ncols < nr:
-        for j in range(ncols):
-            a = init
+    for m in range(mvalid):
+        for j in range(jlo, jhi):
+            a = init[m]
             for r in range(R):
-                a = a + wr[r] * src[off[r] + j]
-            dst[j] = a
+                if sh != NULL:
+                    t = j - sh[r]
+                    if t < 0 or t >= lim:
+                        continue
+                a = a + wp[r * wst + m] * src[off[r] + j]
+            dst[m * dstride + j] = a
+
+
+cdef void _cols(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
+                const floating* src, const Py_ssize_t* off, const Py_ssize_t* sh,
+                Py_ssize_t lim, const floating* wp, Py_ssize_t R, const floating* init,
+                Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t a, Py_ssize_t b,
+                bint row) noexcept nogil:
+    """Columns [c0, c1) of an MR-row block (or of one row when `row`).  Columns in
+    [a, b) have every tap inside src and go through the register tiles; the rest
+    through the bounded scalar loop."""
+    cdef Py_ssize_t nr = (NNL_RV if row else NNL_NV) * NNL_VB // sizeof(floating)
+    cdef Py_ssize_t wst = 1 if row else NNL_MR
+    cdef Py_ssize_t lo = max(a, c0), hi = min(b, c1), j0, j1, j, jend, r
+    if c1 <= c0:
         return
-    while j0 < ncols:
-        if j0 + nr > ncols:
-            j0 = ncols - nr
-        _row(dst + j0, src + j0, off, wr, R, init)
-        j0 += nr
+    if hi - lo < nr:
+        _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, c0, c1)
+        return
+    if lo > c0:
+        _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, c0, lo)
+    if row and R > ROW_TAPS:
+        # Many taps over many source rows (grad input with C_in == 1): sweep ROW_CHUNK
+        # tiles ROW_TAPS taps at a time, so a few rows stream at once (prefetch-friendly);
+        # the partial sums wait in dst.  The last, shifted tile is done in one go.
+        jend = lo + ((hi - lo) // nr) * nr
+        j0 = lo
+        while j0 < jend:
+            j1 = min(jend, j0 + ROW_CHUNK * nr)
+            for r in range(0, R, ROW_TAPS):
+                j = j0
+                while j < j1:
+                    _row(dst + j, src + j, off + r, wp + r, min(ROW_TAPS, R - r),
+                         init[0] if r == 0 else 0, r > 0)
+                    j += nr
+            j0 = j1
+        if jend < hi:
+            _row(dst + hi - nr, src + hi - nr, off, wp, R, init[0], False)
+    else:
+        j0 = lo
+        while j0 < hi:
+            if j0 + nr > hi:
+                j0 = hi - nr
+            if row:
+                _row(dst + j0, src + j0, off, wp, R, init[0], False)
+            else:
+                _tile(dst + j0, dstride, mvalid, src + j0, off, wp, R, init)
+            j0 += nr
+    if hi < c1:
+        _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, hi, c1)
+
+
+cdef Py_ssize_t _superblock(Py_ssize_t rows, Py_ssize_t span, Py_ssize_t step,
+                            Py_ssize_t ncols, size_t itemsize, Py_ssize_t nr) noexcept nogil:
+    """Columns per task so that the source slice a task reads (rows x (cols*step + span))
+    stays in L2 across the task's channel blocks; a multiple of nr, at least nr."""
+    cdef Py_ssize_t cols = (L2_SLICE // (max(rows, 1) * <Py_ssize_t>itemsize) - span) // max(step, 1)
+    cols = max(nr, (cols // nr) * nr)
+    return min(cols, max(ncols, 1))
 
 
 # ---------------------------------------------------------------- helpers
@@ -228,18 +279,21 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
     cdef Py_ssize_t Lout = out.shape[2], s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G, R = Cig * K
     cdef Py_ssize_t Lq = (Lp + s - 1) // s, rowlen = Lp
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef bint has_bias = bias is not None
-    cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid
+    cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid, lb, nsb, sb, c0, c1
     cdef bint valid
     cdef Py_ssize_t* off = NULL
     cdef floating* xs = NULL
     cdef floating* wpack = NULL
     cdef floating* init = NULL
+    cdef floating zeros[1]
     cdef const floating* src_base
-    cdef floating b0
+    cdef const floating* src
     cdef int nt
     if N == 0 or Cout == 0 or Lout <= 0:
         return
+    zeros[0] = 0
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
         src_base = &x[0, 0, 0]
@@ -260,11 +314,9 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
                     n = t // Cout
                     co = t % Cout
                     g = co // Cog
-                    b0 = 0
-                    if has_bias:
-                        b0 = bias[co]
-                    _block_row(&out[n, co, 0], src_base + (n * Cin + g * Cig) * rowlen,
-                               off, &w[co, 0, 0], R, b0, Lout)
+                    _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
+                          off, NULL, 0, &w[co, 0, 0], R,
+                          &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
         else:
             ncb = (Cog + NNL_MR - 1) // NNL_MR
             wpack = <floating*>_alloc(G * ncb * R * NNL_MR, sizeof(floating))
@@ -278,18 +330,24 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
                     init[gb * NNL_MR + m] = bias[co] if (valid and has_bias) else 0
                     for r in range(R):
                         wpack[(gb * R + r) * NNL_MR + m] = w[co, r // K, r % K] if valid else 0
-            tasks = N * G * ncb
+            lb = _superblock(Cig, (K - 1) * d, s, Lout, sizeof(floating), nr)
+            nsb = max(1, Lout // lb)
+            tasks = N * G * nsb
             nt = _nt(num_threads, tasks)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
-                    n = t // (G * ncb)
-                    gb = t % (G * ncb)
-                    g = gb // ncb
-                    cb = gb % ncb
-                    mvalid = min(NNL_MR, Cog - cb * NNL_MR)
-                    _block(&out[n, g * Cog + cb * NNL_MR, 0], Lout, mvalid,
-                           src_base + (n * Cin + g * Cig) * rowlen, off,
-                           wpack + gb * R * NNL_MR, R, init + gb * NNL_MR, Lout)
+                    n = t // (G * nsb)
+                    g = (t // nsb) % G
+                    sb = t % nsb
+                    c0 = sb * lb
+                    c1 = Lout if sb == nsb - 1 else c0 + lb
+                    src = src_base + (n * Cin + g * Cig) * rowlen
+                    for cb in range(ncb):
+                        gb = g * ncb + cb
+                        _cols(&out[n, g * Cog + cb * NNL_MR, 0], Lout,
+                              min(NNL_MR, Cog - cb * NNL_MR), src, off, NULL, 0,
+                              wpack + gb * R * NNL_MR, R, init + gb * NNL_MR,
+                              c0, c1, 0, Lout, False)
     finally:
         free(off)
         free(xs)
@@ -305,20 +363,27 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                const floating[:, :, ::1] w,     # IN  (C_out, C_in/groups, K)
                floating[:, :, ::1] gx,          # OUT (N, C_in, Lp), overwritten
                int stride, int dilation, int groups, int num_threads):
-    """gx[n, c, i] = sum over (o, k) with i = l*stride + k*dilation of w[o, c, k] * gy[n, o, l]."""
+    """gx[n, c, i] = sum over (o, k) with i = l*stride + k*dilation of w[o, c, k] * gy[n, o, l].
+
+    Phase p = i % stride gathers the taps with k*dilation % stride == p; each phase is a
+    stride-1 correlation of gy (stride 1: the only phase, written straight into gx;
+    otherwise into a phase-major scratch that is then interleaved into gx)."""
     cdef Py_ssize_t N = gy.shape[0], Cout = gy.shape[1], Lout = gy.shape[2]
     cdef Py_ssize_t Cin = gx.shape[1], Lp = gx.shape[2]
     cdef Py_ssize_t Cig = w.shape[1], K = w.shape[2], s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G
-    cdef Py_ssize_t Lq = (Lp + s - 1) // s, E = ((K - 1) * d) // s
-    cdef Py_ssize_t Lg = E + max(Lq, Lout)
+    cdef Py_ssize_t Lq = (Lp + s - 1) // s
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef Py_ssize_t p, k, co, ci, g, cb, gb, m, r, t, n, q, i, ncb, tasks, idx, row
-    cdef Py_ssize_t wtot, mvalid, Rp, po, pw
-    cdef Py_ssize_t* off = NULL
+    cdef Py_ssize_t mvalid, Rp, po, lb, nsb, sb, c0, c1, e
+    cdef Py_ssize_t* off = NULL       # per phase, (c_out, tap) order
+    cdef Py_ssize_t* sh = NULL        # tap shift e_k = k*d // s, same order
     cdef Py_ssize_t* taps = NULL      # taps ordered by phase
     cdef Py_ssize_t* nk = NULL        # taps per phase
     cdef Py_ssize_t* kstart = NULL    # first tap of each phase in `taps`
-    cdef floating* gyp = NULL
+    cdef Py_ssize_t* lqp = NULL       # columns of phase p: i = q*s + p < Lp
+    cdef Py_ssize_t* ia = NULL        # [ia, ib): columns where every tap of phase p is inside gy
+    cdef Py_ssize_t* ib = NULL
     cdef floating* gxs = NULL
     cdef floating* wpack = NULL
     cdef floating zeros[NNL_MR]
@@ -332,35 +397,32 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
     try:
         nk = <Py_ssize_t*>_alloc(s, sizeof(Py_ssize_t))
         kstart = <Py_ssize_t*>_alloc(s, sizeof(Py_ssize_t))
+        lqp = <Py_ssize_t*>_alloc(s, sizeof(Py_ssize_t))
+        ia = <Py_ssize_t*>_alloc(s, sizeof(Py_ssize_t))
+        ib = <Py_ssize_t*>_alloc(s, sizeof(Py_ssize_t))
         taps = <Py_ssize_t*>_alloc(K, sizeof(Py_ssize_t))
         off = <Py_ssize_t*>_alloc(Cog * K, sizeof(Py_ssize_t))
+        sh = <Py_ssize_t*>_alloc(Cog * K, sizeof(Py_ssize_t))
         idx = 0
         for p in range(s):
             kstart[p] = idx
+            lqp[p] = (Lp - p + s - 1) // s
+            ia[p] = 0
+            ib[p] = lqp[p]
             for k in range(K):
                 if (k * d) % s == p:
                     taps[idx] = k
                     idx += 1
+                    e = (k * d) // s
+                    ia[p] = max(ia[p], e)
+                    ib[p] = min(ib[p], Lout + e)
             nk[p] = idx - kstart[p]
-        # Offsets of phase p live at off[Cog * kstart[p] : Cog * (kstart[p] + nk[p])],
-        # ordered (c_out, tap).
-        for p in range(s):
             for co in range(Cog):
                 for i in range(nk[p]):
-                    k = taps[kstart[p] + i]
-                    off[Cog * kstart[p] + co * nk[p] + i] = co * Lg + E - (k * d) // s
-        # gy with E zeros before and zeros after, so every tap reads inside the row.
-        gyp = <floating*>_alloc(N * Cout * Lg, sizeof(floating))
+                    e = (taps[kstart[p] + i] * d) // s
+                    off[Cog * kstart[p] + co * nk[p] + i] = co * Lout - e
+                    sh[Cog * kstart[p] + co * nk[p] + i] = e
         gsrc = &gy[0, 0, 0]
-        nt = _nt(num_threads, N * Cout)
-        with nogil, parallel(num_threads=nt):
-            for row in prange(N * Cout, schedule="static"):
-                for q in range(E):
-                    gyp[row * Lg + q] = 0
-                for q in range(Lout):
-                    gyp[row * Lg + E + q] = gsrc[row * Lout + q]
-                for q in range(E + Lout, Lg):
-                    gyp[row * Lg + q] = 0
         if s > 1:
             gxs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
         if use_row:
@@ -386,8 +448,10 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                         dst = &gx[n, ci, 0]
                     else:
                         dst = gxs + ((n * Cin + ci) * s + p) * Lq
-                    _block_row(dst, gyp + (n * Cout + g * Cog) * Lg, off + Cog * kstart[p],
-                               wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, 0, Lq)
+                    _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
+                          off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
+                          wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
+                          0, lqp[p], ia[p], ib[p], True)
         else:
             ncb = (Cig + NNL_MR - 1) // NNL_MR
             # wpack[p][(g, cb)][(c_out, tap), m]
@@ -403,42 +467,51 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                                 ci = cb * NNL_MR + m
                                 wpack[(G * ncb * Cog * kstart[p] + gb * Rp + co * nk[p] + i) * NNL_MR + m] = \
                                     w[g * Cog + co, ci, taps[kstart[p] + i]] if ci < Cig else 0
-            tasks = N * s * G * ncb
+            lb = _superblock(Cog, (K - 1) * d // s, 1, Lq, sizeof(floating), nr)
+            nsb = max(1, Lq // lb)
+            tasks = N * s * G * nsb
             nt = _nt(num_threads, tasks)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
-                    n = t // (s * G * ncb)
-                    p = (t // (G * ncb)) % s
-                    gb = t % (G * ncb)
-                    g = gb // ncb
-                    cb = gb % ncb
-                    ci = g * Cig + cb * NNL_MR
-                    mvalid = min(NNL_MR, Cig - cb * NNL_MR)
+                    n = t // (s * G * nsb)
+                    p = (t // (G * nsb)) % s
+                    g = (t // nsb) % G
+                    sb = t % nsb
+                    c0 = sb * lb
+                    c1 = Lq if sb == nsb - 1 else c0 + lb
+                    c1 = min(c1, lqp[p])
                     Rp = Cog * nk[p]
-                    if s == 1:
-                        dst = &gx[n, ci, 0]
-                        po = Lp
-                    else:
-                        dst = gxs + ((n * Cin + ci) * s + p) * Lq
-                        po = s * Lq
-                    _block(dst, po, mvalid, gyp + (n * Cout + g * Cog) * Lg,
-                           off + Cog * kstart[p],
-                           wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR, Rp,
-                           zeros, Lq)
+                    for cb in range(ncb):
+                        gb = g * ncb + cb
+                        ci = g * Cig + cb * NNL_MR
+                        if s == 1:
+                            dst = &gx[n, ci, 0]
+                            po = Lp
+                        else:
+                            dst = gxs + ((n * Cin + ci) * s + p) * Lq
+                            po = s * Lq
+                        _cols(dst, po, min(NNL_MR, Cig - cb * NNL_MR),
+                              gsrc + (n * Cout + g * Cog) * Lout,
+                              off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
+                              wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR, Rp,
+                              zeros, c0, c1, ia[p], ib[p], False)
         if s > 1:
             nt = _nt(num_threads, N * Cin)
             with nogil, parallel(num_threads=nt):
                 for row in prange(N * Cin, schedule="static"):
                     dst = &gx[0, 0, 0] + row * Lp
                     for p in range(s):
-                        for q in range((Lp - p + s - 1) // s):
+                        for q in range(lqp[p]):
                             dst[q * s + p] = gxs[(row * s + p) * Lq + q]
     finally:
         free(off)
+        free(sh)
         free(taps)
         free(nk)
         free(kstart)
-        free(gyp)
+        free(lqp)
+        free(ia)
+        free(ib)
         free(gxs)
         free(wpack)
 
@@ -448,23 +521,22 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
 cdef inline void _gw_tile(floating* lanes, const floating* gbase, const Py_ssize_t* roff,
                           const floating* xbase, const Py_ssize_t* xoff,
                           Py_ssize_t nv) noexcept nogil:
-    # GM rows of gy x GC shifted rows of x, accumulated lane-wise over nv vectors.
+    # GM rows of gy x GC shifted rows of x, summed lane-wise over nv vectors, then added
+    # to `lanes`.  The lane index j is the outer loop so that gcc vectorises along it
+    # with the GM*GC accumulators in registers (the other order stays scalar).
     cdef floating acc[NNL_ACC_GW]
     cdef Py_ssize_t vl = NNL_VB // sizeof(floating)
     cdef Py_ssize_t v, m, c, j
-    cdef const floating* gp
-    cdef const floating* xp
     for j in range(NNL_GM * NNL_GC * vl):
-        acc[j] = lanes[j]
+        acc[j] = 0
     for v in range(nv):
-        for m in range(NNL_GM):
-            gp = gbase + roff[m] + v * vl
-            for c in range(NNL_GC):
-                xp = xbase + xoff[c] + v * vl
-                for j in range(vl):
-                    acc[(m * NNL_GC + c) * vl + j] += gp[j] * xp[j]
+        for j in range(vl):
+            for m in range(NNL_GM):
+                for c in range(NNL_GC):
+                    acc[(m * NNL_GC + c) * vl + j] += (gbase[roff[m] + v * vl + j]
+                                                       * xbase[xoff[c] + v * vl + j])
     for j in range(NNL_GM * NNL_GC * vl):
-        lanes[j] = acc[j]
+        lanes[j] += acc[j]
 
 
 cdef inline void _gw_tile1(floating* lanes, const floating* gp0, const floating* xbase,
@@ -473,18 +545,14 @@ cdef inline void _gw_tile1(floating* lanes, const floating* gp0, const floating*
     cdef floating acc[NNL_ACC_GW1]
     cdef Py_ssize_t vl = NNL_VB // sizeof(floating)
     cdef Py_ssize_t v, c, j
-    cdef const floating* gp
-    cdef const floating* xp
     for j in range(NNL_GC1 * vl):
-        acc[j] = lanes[j]
+        acc[j] = 0
     for v in range(nv):
-        gp = gp0 + v * vl
-        for c in range(NNL_GC1):
-            xp = xbase + xoff[c] + v * vl
-            for j in range(vl):
-                acc[c * vl + j] += gp[j] * xp[j]
+        for j in range(vl):
+            for c in range(NNL_GC1):
+                acc[c * vl + j] += gp0[v * vl + j] * xbase[xoff[c] + v * vl + j]
     for j in range(NNL_GC1 * vl):
-        lanes[j] = acc[j]
+        lanes[j] += acc[j]
 
 
 DEF GW_CHUNK = 1024      # columns of l per pass, keeps gy and x rows in L1/L2

@@ -123,6 +123,8 @@ def forward(x, w, b, stride, dilation, groups):
 def grad_input(gy, w, x_shape, stride, dilation, groups):
     """Gradient of :func:`forward` with respect to the (padded) input, shape ``x_shape``."""
     gy = _c(gy)
+    if gy.size == 0:
+        return np.zeros(x_shape, dtype=gy.dtype)
     gx = np.empty(x_shape, dtype=gy.dtype)
     if gx.size:
         _k.grad_input(gy, _c(w), gx, stride, dilation, groups, get_num_threads())
