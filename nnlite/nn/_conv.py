@@ -49,8 +49,11 @@ class Conv1dFunction(Function):
         xa, wa = x._data, w._data
         ba = None if b is None else b._data
         xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
-        if pad[0] or pad[1]:
-            xa = xp.pad(xa, ((0, 0), (0, 0), pad))
+        if pad[0] or pad[1]:  # (numpy.pad costs ~20 us of Python per call; this costs ~1 us)
+            n, c, length = xa.shape
+            padded = xp.zeros((n, c, length + pad[0] + pad[1]), xa.dtype)
+            padded[:, :, pad[0]:pad[0] + length] = xa
+            xa = padded
         kern = _kernels_for(xp)
         y = kern.forward(xa, wa, ba, stride, dilation, groups)
         needs = ctx.needs_input_grad
