@@ -1,0 +1,284 @@
+"""The CPU Conv1d kernels (nnlite._kernels.conv1d_cpu) against a float64 numpy reference.
+
+Every kernel variant the machine can run is checked, in float32 and float64, over random
+shapes/stride/dilation/groups (hypothesis) and the special cases: empty batch, K = 1,
+C_in = 1, depthwise, non-contiguous inputs.  Results must be bitwise identical for 1 and
+2 threads, and correct when two Python threads convolve at the same time.
+"""
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from nnlite._kernels import conv1d_cpu as C
+from nnlite._threads import get_num_threads, set_num_threads
+
+VARIANTS = C.supported_variants()
+DTYPES = (np.float32, np.float64)
+
+
+# ------------------------------------------------------------------ reference
+
+def ref_forward(x, w, b, stride, dilation, groups):
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    n, c_in, length = x.shape
+    c_out, c_ig, k = w.shape
+    l_out = (length - dilation * (k - 1) - 1) // stride + 1
+    c_og = c_out // groups
+    y = np.zeros((n, c_out, max(l_out, 0)))
+    for o in range(c_out):
+        g = o // c_og
+        for c in range(c_ig):
+            for t in range(k):
+                s = t * dilation
+                y[:, o] += w[o, c, t] * x[:, g * c_ig + c, s:s + stride * (l_out - 1) + 1:stride]
+    if b is not None:
+        y += b.astype(np.float64)[None, :, None]
+    return y
+
+
+def ref_grads(x, w, gy, stride, dilation, groups):
+    """(grad input, grad weight, grad bias) of ref_forward for output gradient gy."""
+    x, w, gy = x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64)
+    c_out, c_ig, k = w.shape
+    l_out = gy.shape[2]
+    c_og = c_out // groups
+    gx, gw = np.zeros(x.shape), np.zeros(w.shape)
+    for o in range(c_out):
+        g = o // c_og
+        for c in range(c_ig):
+            for t in range(k):
+                sl = slice(t * dilation, t * dilation + stride * (l_out - 1) + 1, stride)
+                gx[:, g * c_ig + c, sl] += w[o, c, t] * gy[:, o]
+                gw[o, c, t] = np.sum(gy[:, o] * x[:, g * c_ig + c, sl])
+    return gx, gw, gy.sum(axis=(0, 2))
+
+
+def tol(dtype, terms):
+    """Tolerances for a sum of `terms` products of N(0, 1) numbers."""
+    scale = np.sqrt(max(terms, 1))
+    if dtype == np.float32:
+        return dict(rtol=2e-4, atol=2e-5 * scale)
+    return dict(rtol=1e-11, atol=1e-12 * scale)
+
+
+# ------------------------------------------------------------------ helpers
+
+@pytest.fixture
+def restore_variant():
+    old = C.VARIANT
+    yield
+    C.set_variant(old)
+
+
+def make(rng, n, c_in, c_out, lp, k, groups, dtype, bias=True):
+    x = rng.standard_normal((n, c_in, lp)).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups, k)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype) if bias else None
+    return x, w, b
+
+
+def check_all(x, w, b, stride, dilation, groups, gy_rng=None):
+    """Run the four kernels and assert them against the reference; return the outputs."""
+    dtype = x.dtype
+    y = C.forward(x, w, b, stride, dilation, groups)
+    yr = ref_forward(x, w, b, stride, dilation, groups)
+    assert y.shape == yr.shape and y.dtype == dtype
+    r = w.shape[1] * w.shape[2]
+    np.testing.assert_allclose(y, yr, **tol(dtype, r))
+    rng = gy_rng or np.random.default_rng(1)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = C.grad_input(gy, w, x.shape, stride, dilation, groups)
+    gw = C.grad_weight(x, gy, w.shape, stride, dilation, groups)
+    gb = C.grad_bias(gy)
+    gxr, gwr, gbr = ref_grads(x, w, gy, stride, dilation, groups)
+    assert gx.shape == x.shape and gx.dtype == dtype
+    assert gw.shape == w.shape and gw.dtype == dtype
+    assert gb.shape == (w.shape[0],) and gb.dtype == dtype
+    c_og = w.shape[0] // groups
+    np.testing.assert_allclose(gx, gxr, **tol(dtype, c_og * w.shape[2]))
+    np.testing.assert_allclose(gw, gwr, **tol(dtype, gy.shape[0] * gy.shape[2]))
+    np.testing.assert_allclose(gb, gbr, **tol(dtype, gy.shape[0] * gy.shape[2]))
+    return y, gx, gw, gb
+
+
+# ------------------------------------------------------------------ random shapes
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 3))
+    c_ig = draw(st.integers(1, 5))
+    c_og = draw(st.sampled_from([1, 2, 3, 5, 8, 11]))
+    k = draw(st.integers(1, 5))
+    stride = draw(st.integers(1, 3))
+    dilation = draw(st.integers(1, 3))
+    l_out = draw(st.sampled_from([1, 2, 7, 16, 31, 33, 64, 70, 130]))
+    extra = draw(st.integers(0, stride - 1))
+    lp = (l_out - 1) * stride + dilation * (k - 1) + 1 + extra
+    n = draw(st.integers(0, 3))
+    return dict(n=n, c_in=groups * c_ig, c_out=groups * c_og, lp=lp, k=k, stride=stride,
+                dilation=dilation, groups=groups, bias=draw(st.booleans()),
+                variant=draw(st.sampled_from(VARIANTS)), dtype=draw(st.sampled_from(DTYPES)),
+                seed=draw(st.integers(0, 2 ** 16)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conv_cases())
+def test_random_shapes_match_reference(case):
+    old = C.VARIANT
+    try:
+        C.set_variant(case["variant"])
+        rng = np.random.default_rng(case["seed"])
+        x, w, b = make(rng, case["n"], case["c_in"], case["c_out"], case["lp"], case["k"],
+                       case["groups"], case["dtype"], case["bias"])
+        check_all(x, w, b, case["stride"], case["dilation"], case["groups"], rng)
+    finally:
+        C.set_variant(old)
+
+
+# ------------------------------------------------------------------ special cases
+
+SPECIAL = {
+    # name: (N, C_in, C_out, Lp, K, stride, dilation, groups)
+    "empty_batch": (0, 4, 6, 50, 3, 1, 1, 1),
+    "k1": (2, 5, 9, 70, 1, 1, 1, 1),
+    "k1_strided": (2, 5, 9, 71, 1, 2, 1, 1),
+    "c_in_1": (2, 1, 16, 300, 7, 1, 1, 1),
+    "c_in_1_many_taps": (2, 1, 24, 200, 5, 1, 2, 1),     # grad input: 120 taps, one row
+    "depthwise": (2, 12, 12, 260, 7, 1, 1, 12),
+    "depthwise_strided": (2, 6, 6, 131, 3, 2, 2, 6),
+    "depthwise_mult2": (2, 4, 8, 100, 3, 1, 1, 4),
+    "even_kernel_dilated": (2, 8, 8, 150, 4, 1, 3, 1),
+    "wide_channels": (2, 24, 20, 200, 3, 1, 1, 1),
+    "strided3": (2, 6, 10, 203, 5, 3, 2, 2),
+    "short": (3, 3, 10, 5, 3, 1, 2, 1),
+    "l_out_1": (2, 4, 4, 9, 3, 4, 4, 1),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(SPECIAL))
+def test_special_shapes(name, dtype, variant, restore_variant):
+    C.set_variant(variant)
+    n, c_in, c_out, lp, k, s, d, g = SPECIAL[name]
+    x, w, b = make(np.random.default_rng(7), n, c_in, c_out, lp, k, g, dtype)
+    y, gx, gw, gb = check_all(x, w, b, s, d, g)
+    if n == 0:
+        assert y.shape == (0, c_out, C.output_length(lp, k, s, d))
+        assert not gw.any() and not gb.any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_contiguous_inputs(dtype):
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((3, 10, 2 * 90)).astype(dtype)
+    x = big[:, ::2, ::2]                                    # (3, 5, 90), strided
+    w = rng.standard_normal((4, 5, 3)).astype(dtype).transpose(0, 1, 2)[:, :, ::-1]
+    b = rng.standard_normal(8).astype(dtype)[::2]
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous and not b.flags.c_contiguous
+    y = C.forward(x, w, b, 1, 2, 1)
+    np.testing.assert_allclose(y, ref_forward(x, w, b, 1, 2, 1), **tol(dtype, 15))
+    gy = rng.standard_normal((3, 8, 2 * y.shape[2])).astype(dtype)[:, ::2, ::2]
+    gxr, gwr, gbr = ref_grads(x, w, gy, 1, 2, 1)
+    np.testing.assert_allclose(C.grad_input(gy, w, x.shape, 1, 2, 1), gxr, **tol(dtype, 12))
+    np.testing.assert_allclose(C.grad_weight(x, gy, w.shape, 1, 2, 1), gwr, **tol(dtype, 300))
+    np.testing.assert_allclose(C.grad_bias(gy), gbr, **tol(dtype, 300))
+
+
+def test_forward_docstring_example():
+    x = np.arange(10, dtype=np.float32).reshape(1, 1, 10)
+    y = C.forward(x, np.ones((2, 1, 3), np.float32), None, 1, 1, 1)
+    np.testing.assert_array_equal(y[0, 0], [3, 6, 9, 12, 15, 18, 21, 24])
+    np.testing.assert_array_equal(y[0, 1], y[0, 0])
+
+
+# ------------------------------------------------------------------ variant selection
+
+def test_variant_choice_from_features():
+    assert C._best_variant({"AVX512F", "AVX512BW", "AVX512VL", "AVX512DQ", "AVX2", "FMA3"}) == "avx512"
+    assert C._best_variant({"AVX512F", "AVX2", "FMA3"}) == "avx2"      # AVX512BW missing
+    assert C._best_variant({"AVX2"}) == "base"                         # no FMA
+    assert C._best_variant(set()) == "base"
+    assert C.VARIANT in C.VARIANTS
+    with pytest.raises(ValueError, match="NNLITE_KERNEL_VARIANT"):
+        C.set_variant("sse9")
+
+
+def test_variant_env_override():
+    import subprocess
+    import sys
+    code = "from nnlite._kernels import conv1d_cpu as C; print(C.VARIANT)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "NNLITE_KERNEL_VARIANT": "base"})
+    assert out.stdout.strip() == "base", out.stderr
+
+
+# ------------------------------------------------------------------ determinism, threads
+
+DET_SHAPES = [
+    (3, 16, 24, 333, 3, 1, 1, 1),       # tile path, superblocks, shifted last tile
+    (2, 12, 12, 400, 5, 1, 2, 12),      # depthwise
+    (2, 1, 16, 301, 7, 1, 1, 1),        # C_in == 1
+    (2, 8, 16, 301, 5, 2, 1, 2),        # strided, grouped
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bitwise_same_for_1_and_2_threads(dtype, variant, restore_variant):
+    C.set_variant(variant)
+    old = get_num_threads()
+    rng = np.random.default_rng(11)
+    try:
+        for n, c_in, c_out, lp, k, s, d, g in DET_SHAPES:
+            x, w, b = make(rng, n, c_in, c_out, lp, k, g, dtype)
+            gy = rng.standard_normal((n, c_out, C.output_length(lp, k, s, d))).astype(dtype)
+            results = []
+            for threads in (1, 2, 1, 3):
+                set_num_threads(threads)
+                results.append((C.forward(x, w, b, s, d, g),
+                                C.grad_input(gy, w, x.shape, s, d, g),
+                                C.grad_weight(x, gy, w.shape, s, d, g),
+                                C.grad_bias(gy)))
+            for other in results[1:]:
+                for a, bb in zip(results[0], other):
+                    assert a.tobytes() == bb.tobytes()
+    finally:
+        set_num_threads(old)
+
+
+def test_two_python_threads_concurrently():
+    rng = np.random.default_rng(5)
+    jobs = []
+    for n, c_in, c_out, lp, k, s, d, g in DET_SHAPES:
+        x, w, b = make(rng, n, c_in, c_out, lp, k, g, np.float32)
+        gy = rng.standard_normal((n, c_out, C.output_length(lp, k, s, d))).astype(np.float32)
+        expect = (C.forward(x, w, b, s, d, g), C.grad_input(gy, w, x.shape, s, d, g),
+                  C.grad_weight(x, gy, w.shape, s, d, g))
+        np.testing.assert_allclose(expect[0], ref_forward(x, w, b, s, d, g),
+                                   **tol(np.float32, w.shape[1] * k))
+        jobs.append((x, w, b, gy, s, d, g, expect))
+    errors = []
+
+    def worker(order):
+        try:
+            for _ in range(15):
+                for i in order:
+                    x, w, b, gy, s, d, g, expect = jobs[i]
+                    got = (C.forward(x, w, b, s, d, g), C.grad_input(gy, w, x.shape, s, d, g),
+                           C.grad_weight(x, gy, w.shape, s, d, g))
+                    for a, e in zip(got, expect):
+                        if a.tobytes() != e.tobytes():
+                            errors.append(i)
+        except Exception as exc:        # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(order,))
+               for order in (range(len(jobs)), reversed(range(len(jobs))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
