@@ -156,47 +156,65 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args):
+        # This runs once per op: it is written for speed (plain loops, no generators).
         Tensor = _Tensor
         ctx = cls._node_class()
-        record = grad_mode._state.enabled
-        if record:
-            needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-            record = True in needs
-            ctx.needs_input_grad = needs
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
         state = grad_mode._state
-        prev, state.enabled = state.enabled, False
+        prev = record = state.enabled
+        if record:
+            needs = []
+            record = False
+            for a in args:
+                need = isinstance(a, Tensor) and a._requires_grad
+                needs.append(need)
+                if need:
+                    record = True
+            needs = tuple(needs)
+        else:
+            needs = (False,) * len(args)
+        ctx.needs_input_grad = needs
+        state.enabled = False
         try:
             raw = cls.forward(ctx, *args)
         finally:
             state.enabled = prev
-        single = not isinstance(raw, tuple)
+        single = type(raw) is not tuple
         outs = (raw,) if single else raw
-        wrapped, nondiff = [], ctx._non_differentiable
+        wrapped = []
+        nondiff = ctx._non_differentiable
         for o in outs:
-            nd = id(o) in nondiff
+            nd = nondiff and id(o) in nondiff
             if isinstance(o, Tensor):
-                if any(o is a for a in args):  # returning an input: give the output its own identity
-                    o = Tensor._wrap(o._data, o._vc)
+                for a in args:
+                    if o is a:  # returning an input: give the output its own identity
+                        o = Tensor._wrap(o._data, o._vc)
+                        break
             elif o is not None:
                 o = Tensor._wrap(o)
             wrapped.append(o)
             if nd:
                 nondiff = nondiff + (id(o),)
         if record:
-            ctx._edges = tuple(
-                ((a._grad_fn, a._out_index) if a._grad_fn is not None else (a, 0)) if need else None
-                for a, need in zip(args, needs))
-            ctx._in_meta = tuple((a.shape, a._data.dtype) if need else None for a, need in zip(args, needs))
+            edges, in_meta = [], []
+            for a, need in zip(args, needs):
+                if need:
+                    fn = a._grad_fn
+                    edges.append((fn, a._out_index) if fn is not None else (a, 0))
+                    in_meta.append((a._data.shape, a._data.dtype))
+                else:
+                    edges.append(None)
+                    in_meta.append(None)
+            ctx._edges = tuple(edges)
+            ctx._in_meta = tuple(in_meta)
             ctx._seq = next(_sequence)
-            ctx._out_meta = []
+            out_meta = ctx._out_meta = []
             for i, o in enumerate(wrapped):
                 if o is None:
-                    ctx._out_meta.append(None)
+                    out_meta.append(None)
                     continue
-                ctx._out_meta.append((o.shape, o._data.dtype))
-                if id(o) not in nondiff and o._data.dtype.kind == "f":
+                data = o._data
+                out_meta.append((data.shape, data.dtype))
+                if data.dtype.kind == "f" and not (nondiff and id(o) in nondiff):
                     o._grad_fn = ctx
                     o._out_index = i
                     o._requires_grad = True

@@ -11,7 +11,7 @@ from nnlite import _backend
 from nnlite._tensor import Tensor
 from nnlite.autograd.function import Function
 
-__all__ = ["conv1d", "same_padding", "single"]
+__all__ = ["conv1d", "apply", "padding_pair", "same_padding", "single"]
 
 
 def single(value, name):
@@ -48,7 +48,10 @@ class Conv1dFunction(Function):
     def forward(ctx, x, w, b, stride, pad, dilation, groups):
         xa, wa = x._data, w._data
         ba = None if b is None else b._data
-        xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
+        if type(xa) is numpy.ndarray and type(wa) is numpy.ndarray and (ba is None or type(ba) is numpy.ndarray):
+            xp = numpy
+        else:
+            xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
         if pad[0] or pad[1]:  # (numpy.pad costs ~20 us of Python per call; this costs ~1 us)
             n, c, length = xa.shape
             padded = xp.zeros((n, c, length + pad[0] + pad[1]), xa.dtype)
@@ -96,12 +99,10 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> nnlite.nn.functional.conv1d(x, w, padding=1).tolist()
     [[[2.0, 3.0, 3.0, 3.0, 2.0]]]
     """
-    x = input if isinstance(input, Tensor) else _as_input(input)
     w = weight if isinstance(weight, Tensor) else _as_input(weight)
-    b = bias if bias is None or isinstance(bias, Tensor) else _as_input(bias)
-    (s,) = single(stride, "stride")
-    (d,) = single(dilation, "dilation")
-    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)):
+    s = stride if type(stride) is int else single(stride, "stride")[0]
+    d = dilation if type(dilation) is int else single(dilation, "dilation")[0]
+    if type(groups) is not int and (isinstance(groups, bool) or not isinstance(groups, numpy.integer)):
         raise TypeError(f"groups must be an int, but got {groups!r}")
     if s <= 0:
         raise RuntimeError("non-positive stride is not supported")
@@ -109,36 +110,49 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError("non-positive dilation is not supported")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
-    xs, ws = x._data.shape, w._data.shape
+    ws = w._data.shape
     if len(ws) != 3:
         raise RuntimeError(f"weight should have exactly three dimensions (out_channels, in_channels / groups, "
                            f"kernel_size), but got weight of size {list(ws)}")
-    k = ws[2]
+    return apply(input, w, bias, s, padding_pair(padding, ws[2], s, d, RuntimeError), d, int(groups))
+
+
+def padding_pair(padding, kernel_size, stride, dilation, error):
+    """(left, right) zero padding from an int, a 1-tuple, 'valid' or 'same'; ``error`` is the type raised."""
+    if type(padding) is int:
+        if padding < 0:
+            raise error("negative padding is not supported")
+        return padding, padding
     if isinstance(padding, str):
         if padding == "valid":
-            pad = (0, 0)
-        elif padding == "same":
-            if s != 1:
-                raise RuntimeError("padding='same' is not supported for strided convolutions")
-            pad = same_padding(k, d)
-        else:
-            raise RuntimeError(f"Invalid padding string: '{padding}'")
-    else:
-        (p,) = single(padding, "padding")
-        if p < 0:
-            raise RuntimeError("negative padding is not supported")
-        pad = (p, p)
+            return 0, 0
+        if padding == "same":
+            if stride != 1:
+                raise error("padding='same' is not supported for strided convolutions")
+            return same_padding(kernel_size, dilation)
+        raise error(f"Invalid padding string: '{padding}'")
+    (p,) = single(padding, "padding")
+    if p < 0:
+        raise error("negative padding is not supported")
+    return p, p
+
+
+def apply(input, w, bias, s, pad, d, groups):
+    """Check the tensors against each other and run the convolution; the scalars are already valid."""
+    x = input if isinstance(input, Tensor) else _as_input(input)
+    b = bias if bias is None or isinstance(bias, Tensor) else _as_input(bias)
+    xs, ws = x._data.shape, w._data.shape
     nd = len(xs)
-    if nd not in (2, 3):
+    if nd != 3 and nd != 2:
         raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
                            f"{list(xs)}")
     xdt, wdt = x._data.dtype, w._data.dtype
-    if xdt.kind != "f":
-        raise RuntimeError(f"conv1d expects a floating-point input (float32 or float64), but got {xdt}")
-    if xdt != wdt:
-        raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and weight type ({_dtype_name(wdt)}) should be the "
-                           f"same: got input {xdt} and weight {wdt}")
-    if xdt not in (numpy.float32, numpy.float64):
+    if xdt != wdt or xdt.kind != "f" or xdt.itemsize < 4:
+        if xdt.kind != "f":
+            raise RuntimeError(f"conv1d expects a floating-point input (float32 or float64), but got {xdt}")
+        if xdt != wdt:
+            raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and weight type ({_dtype_name(wdt)}) should be "
+                               f"the same: got input {xdt} and weight {wdt}")
         raise RuntimeError(f"conv1d supports float32 and float64, but got {xdt}")
     if ws[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
@@ -157,7 +171,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and bias type ({_dtype_name(b._data.dtype)}) "
                                "should be the same")
     padded = xs[-1] + pad[0] + pad[1]
-    span = d * (k - 1) + 1
+    span = d * (ws[2] - 1) + 1
     if padded < span:
         raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel size: ({span}). "
                            "Kernel size can't be greater than actual input size")

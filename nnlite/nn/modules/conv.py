@@ -6,6 +6,7 @@ from nnlite._dtype import as_dtype, get_default_dtype
 from nnlite._tensor import empty
 from nnlite.nn import functional as F
 from nnlite.nn import init
+from nnlite.nn import _conv
 from nnlite.nn._conv import same_padding, single
 from nnlite.nn.modules.module import Module
 from nnlite.nn.parameter import Parameter
@@ -94,10 +95,13 @@ class Conv1d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        # the constructor validated the arguments: go straight to the tensor checks
         if self.padding_mode != "zeros":
             x = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return _conv.apply(x, self.weight, self.bias, self.stride[0], (0, 0), self.dilation[0], self.groups)
+        lr = self._reversed_padding_repeated_twice
+        return _conv.apply(input, self.weight, self.bias, self.stride[0], (lr[0], lr[1]), self.dilation[0],
+                           self.groups)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
