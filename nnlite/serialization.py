@@ -188,7 +188,7 @@ class _Encoder:
                 out["scalar"] = True
             return out
         if t is Tensor or (t is _parameter_class() and t is not None):
-            return {"type": t.__name__, "file": self.file(obj), "requires_grad": bool(obj.requires_grad),
+            return {"type": "Tensor" if t is Tensor else "Parameter", "file": self.file(obj), "requires_grad": bool(obj.requires_grad),
                     "device": str(obj.device)}
         raise TypeError(f"nnlite.save cannot store an object of type {t.__name__!r} (at {where}); it stores "
                         "dicts, lists, tuples, numbers, strings, None, numpy arrays and Tensors")
@@ -208,7 +208,8 @@ def _write(out, index, arrays):
         for name, obj in arrays:
             if isinstance(obj, Tensor):
                 obj = obj._data
-            arr = numpy.asarray(_backend.to_device(obj, _backend.CPU))
+            arr = obj if isinstance(obj, numpy.generic) else _backend.to_device(obj, _backend.CPU)
+            arr = numpy.asarray(arr)
             with zf.open(name, "w", force_zip64=arr.nbytes > 2 ** 30) as member:
                 npy_format.write_array(member, arr, allow_pickle=False)
 
