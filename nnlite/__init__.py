@@ -42,3 +42,4 @@ for _name in ("abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clamp", "
               "unsqueeze", "matmul", "softmax", "log_softmax", "maximum", "minimum", "clone", "detach"):
     globals()[_name] = _unary(_name)
 del _name
+from nnlite.serialization import save, load  # noqa: F401
