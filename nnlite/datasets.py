@@ -174,6 +174,7 @@ def _parse(path):
 
     # Per line: split off the label and check the shape with str methods (C speed); the values of
     # all lines are then parsed in one numpy call.
+    declared_set = set(declared or ())
     bodies, labels, linenos = [], [], []
     for i in range(start, len(lines)):
         line = lines[i].strip()
@@ -186,7 +187,7 @@ def _parse(path):
             label = label.strip()
             if not sep or not label:
                 fail(i + 1, "missing class label after the last ':'")
-            if declared is not None and label not in declared:
+            if declared is not None and label not in declared_set:
                 fail(i + 1, f"class label {label!r} is not declared by @classLabel {' '.join(declared)}")
         else:
             body, label = line, None

@@ -81,6 +81,8 @@ def test_explicit_generator_and_sampler():
         DataLoader(X, shuffle=True, sampler=[0])
     with pytest.raises(ValueError, match="positive integer"):
         DataLoader(X, batch_size=0)
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        DataLoader(X, batch_size=None, drop_last=True)
     assert list(SequentialSampler(range(3))) == [0, 1, 2]
     assert sorted(RandomSampler(range(6))) == list(range(6))
 
