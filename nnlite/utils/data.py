@@ -124,6 +124,14 @@ class ConcatDataset(Dataset):
 class Sampler:
     """Yields data set indices; subclasses define ``__iter__`` (and ``__len__`` when known).
 
+    >>> from nnlite.utils.data import DataLoader, Sampler
+    >>> class Reversed(Sampler):
+    ...     def __init__(self, n): self.n = n
+    ...     def __iter__(self): return iter(range(self.n - 1, -1, -1))
+    ...     def __len__(self): return self.n
+    >>> [b.tolist() for b in DataLoader(list(range(5)), batch_size=2, sampler=Reversed(5))]
+    [[4, 3], [2, 1], [0]]
+
     See PyTorch's ``torch.utils.data.Sampler``.
     """
 
