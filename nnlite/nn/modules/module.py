@@ -86,7 +86,7 @@ def _is_array(x):
 
 def _wrap_arrays(args):
     """Positional arguments with numpy/CuPy arrays wrapped as constant Tensors (no copy)."""
-    return tuple(Tensor._wrap(a) if _is_array(a) else a for a in args)
+    return tuple([Tensor._wrap(a) if _is_array(a) else a for a in args])
 
 
 def _float_only(fn):
