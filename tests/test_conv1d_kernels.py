@@ -187,6 +187,14 @@ def test_non_contiguous_inputs(dtype):
     np.testing.assert_allclose(C.grad_bias(gy), gbr, **tol(dtype, 300))
 
 
+def test_dtype_errors():
+    x = np.zeros((1, 2, 10), np.float32)
+    with pytest.raises(TypeError, match="dtype"):
+        C.forward(x, np.zeros((2, 2, 3), np.float64), None, 1, 1, 1)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        C.forward(x.astype(np.int64), np.zeros((2, 2, 3), np.int64), None, 1, 1, 1)
+
+
 def test_forward_docstring_example():
     x = np.arange(10, dtype=np.float32).reshape(1, 1, 10)
     y = C.forward(x, np.ones((2, 1, 3), np.float32), None, 1, 1, 1)
@@ -217,11 +225,12 @@ def test_variant_env_override():
 
 # ------------------------------------------------------------------ determinism, threads
 
+# large enough that the kernels really use 2 threads (they drop to 1 for tiny work)
 DET_SHAPES = [
     (3, 16, 24, 333, 3, 1, 1, 1),       # tile path, superblocks, shifted last tile
-    (2, 12, 12, 400, 5, 1, 2, 12),      # depthwise
-    (2, 1, 16, 301, 7, 1, 1, 1),        # C_in == 1
-    (2, 8, 16, 301, 5, 2, 1, 2),        # strided, grouped
+    (4, 32, 32, 1000, 5, 1, 2, 32),     # depthwise
+    (4, 1, 16, 1001, 7, 1, 1, 1),       # C_in == 1
+    (4, 8, 16, 1001, 5, 2, 1, 2),       # strided, grouped
 ]
 
 

@@ -46,7 +46,7 @@ cdef extern from *:
     #define NNL_VB 64   /* vector bytes */
     #define NNL_MR 8    /* forward/grad-input tile rows (channels) */
     #define NNL_GM 4    /* grad-weight tile rows (output channels) */
-    #define NNL_GC 4    /* grad-weight tile columns ((c_in, k) pairs) */
+    #define NNL_GC 6    /* grad-weight tile columns ((c_in, k) pairs) */
     #define NNL_ISA "avx512"
     #elif defined(__AVX2__)
     #define NNL_VB 32
@@ -95,6 +95,8 @@ DEF ROW_MAX = 2
 DEF L2_SLICE = 96 * 1024
 # Single-row kernel with more taps than ROW_TAPS: taps in blocks over ROW_CHUNK tiles.
 DEF ROW_TAPS = 28
+# Multiply-adds (or copied elements) below which a loop is not worth another thread.
+DEF MIN_WORK = 65536
 DEF ROW_CHUNK = 8
 
 
@@ -249,12 +251,12 @@ cdef void _deinterleave(const floating* x, floating* xs, Py_ssize_t rows, Py_ssi
                         xo[p * lq + q] = 0
 
 
-cdef inline int _nt(int num_threads, Py_ssize_t tasks) noexcept nogil:
-    if tasks < 1:
-        return 1
-    if num_threads > tasks:
-        return <int>tasks
-    return max(1, num_threads)
+cdef inline int _nt(int num_threads, Py_ssize_t tasks, Py_ssize_t work) noexcept nogil:
+    """Threads for a loop of `tasks` tasks and about `work` multiply-adds in all: at most
+    one per task and per MIN_WORK (waking a thread costs more than a tiny loop).  Only
+    the speed depends on it, never the result."""
+    cdef Py_ssize_t n = min(<Py_ssize_t>num_threads, tasks, work // MIN_WORK)
+    return <int>max(1, n)
 
 
 cdef void* _alloc(Py_ssize_t n, size_t itemsize) except NULL:
@@ -262,6 +264,50 @@ cdef void* _alloc(Py_ssize_t n, size_t itemsize) except NULL:
     if p == NULL:
         raise MemoryError(f"conv1d: cannot allocate {n * itemsize} bytes of scratch")
     return p
+
+
+cdef void _fwd_task(const floating* xg, Py_ssize_t Lp, floating* og, Py_ssize_t Lout,
+                    Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t s, Py_ssize_t d,
+                    const Py_ssize_t* off, const floating* wpack, const floating* init,
+                    Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Output columns [c0, c1) of every channel block of one (sample, group).  With
+    stride > 1 the input slice is first split into stride phases in a task-local buffer
+    (about L2_SLICE bytes), so that the taps read contiguous memory."""
+    cdef Py_ssize_t R = Cig * K, ncb = (Cog + NNL_MR - 1) // NNL_MR
+    cdef Py_ssize_t cb, ci, k, p, q, i, lqb, ncols = c1 - c0, base
+    cdef floating* buf
+    cdef Py_ssize_t* toff
+    cdef const floating* xr
+    cdef floating* bo
+    if s == 1:
+        for cb in range(ncb):
+            _cols(og + cb * NNL_MR * Lout, Lout, min(NNL_MR, Cog - cb * NNL_MR), xg, off,
+                  NULL, 0, wpack + cb * R * NNL_MR, R, init + cb * NNL_MR,
+                  c0, c1, 0, Lout, False)
+        return
+    lqb = ((ncols - 1) * s + (K - 1) * d + 1 + s - 1) // s
+    buf = <floating*>malloc(Cig * s * lqb * sizeof(floating))
+    toff = <Py_ssize_t*>malloc(R * sizeof(Py_ssize_t))
+    base = c0 * s
+    for ci in range(Cig):
+        xr = xg + ci * Lp + base
+        for p in range(s):
+            bo = buf + (ci * s + p) * lqb
+            if s == 2 and base + 2 * lqb <= Lp:
+                for q in range(lqb):
+                    bo[q] = xr[2 * q + p]
+            else:
+                for q in range(lqb):
+                    i = q * s + p
+                    bo[q] = xr[i] if base + i < Lp else 0
+        for k in range(K):
+            toff[ci * K + k] = (ci * s + (k * d) % s) * lqb + (k * d) // s
+    for cb in range(ncb):
+        _cols(og + cb * NNL_MR * Lout + c0, Lout, min(NNL_MR, Cog - cb * NNL_MR), buf, toff,
+              NULL, 0, wpack + cb * R * NNL_MR, R, init + cb * NNL_MR,
+              0, ncols, 0, ncols, False)
+    free(buf)
+    free(toff)
 
 
 # ---------------------------------------------------------------- forward
@@ -297,18 +343,18 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
         src_base = &x[0, 0, 0]
-        if s > 1:
+        if s > 1 and Cog <= ROW_MAX:
             xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
             with nogil:
-                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin))
+                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin, N * Cin * Lp))
             src_base = xs
         for ci in range(Cig):
             for k in range(K):
                 off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
         if Cog <= ROW_MAX:
             tasks = N * Cout
-            nt = _nt(num_threads, tasks)
+            nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
                     n = t // Cout
@@ -333,7 +379,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
             lb = _superblock(Cig, (K - 1) * d, s, Lout, sizeof(floating), nr)
             nsb = max(1, Lout // lb)
             tasks = N * G * nsb
-            nt = _nt(num_threads, tasks)
+            nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
                     n = t // (G * nsb)
@@ -341,13 +387,9 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
                     sb = t % nsb
                     c0 = sb * lb
                     c1 = Lout if sb == nsb - 1 else c0 + lb
-                    src = src_base + (n * Cin + g * Cig) * rowlen
-                    for cb in range(ncb):
-                        gb = g * ncb + cb
-                        _cols(&out[n, g * Cog + cb * NNL_MR, 0], Lout,
-                              min(NNL_MR, Cog - cb * NNL_MR), src, off, NULL, 0,
-                              wpack + gb * R * NNL_MR, R, init + gb * NNL_MR,
-                              c0, c1, 0, Lout, False)
+                    _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                              s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
+                              c0, c1)
     finally:
         free(off)
         free(xs)
@@ -436,7 +478,7 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                             wpack[Cin * Cog * kstart[p] + (ci * Cog + co) * nk[p] + i] = \
                                 w[g * Cog + co, ci % Cig, taps[kstart[p] + i]]
             tasks = N * s * Cin
-            nt = _nt(num_threads, tasks)
+            nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
                     n = t // (s * Cin)
@@ -470,7 +512,7 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
             lb = _superblock(Cog, (K - 1) * d // s, 1, Lq, sizeof(floating), nr)
             nsb = max(1, Lq // lb)
             tasks = N * s * G * nsb
-            nt = _nt(num_threads, tasks)
+            nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
                     n = t // (s * G * nsb)
@@ -496,7 +538,7 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                               wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR, Rp,
                               zeros, c0, c1, ia[p], ib[p], False)
         if s > 1:
-            nt = _nt(num_threads, N * Cin)
+            nt = _nt(num_threads, N * Cin, N * Cin * Lp)
             with nogil, parallel(num_threads=nt):
                 for row in prange(N * Cin, schedule="static"):
                     dst = &gx[0, 0, 0] + row * Lp
@@ -555,7 +597,7 @@ cdef inline void _gw_tile1(floating* lanes, const floating* gp0, const floating*
         lanes[j] += acc[j]
 
 
-DEF GW_CHUNK = 1024      # columns of l per pass, keeps gy and x rows in L1/L2
+DEF GW_CHUNK = 512       # columns of l per pass, keeps gy and x rows in L1/L2
 DEF GW_SUPER = 16        # grad-weight tiles per task along (c_in, k)
 
 
@@ -661,12 +703,12 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
             xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
             with nogil:
-                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin))
+                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin, N * Cin * Lp))
             src_base = xs
         for ci in range(Cig):
             for k in range(K):
                 off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
-        nt = _nt(num_threads, tasks)
+        nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
         with nogil, parallel(num_threads=nt):
             for t in prange(tasks, schedule="static"):
                 _gw_task(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, gy, gw, src_base, off,

@@ -86,15 +86,23 @@ def supported_variants():
     return VARIANTS[:best + 1]
 
 
+def _specialised(fused):
+    """{dtype: function} for a Cython fused function: skips the per-call type dispatch."""
+    sigs = getattr(fused, "__signatures__", None) or {}
+    return {np.dtype(np.float32): sigs.get("float", fused),
+            np.dtype(np.float64): sigs.get("double", fused)}
+
+
 def set_variant(name):
     """Switch the kernel variant used by this module (for tests and benchmarks)."""
-    global VARIANT, _k
+    global VARIANT, _k, _FWD, _GI, _GW
     _k = _load(name)
+    _FWD, _GI, _GW = (_specialised(f) for f in (_k.forward, _k.grad_input, _k.grad_weight))
     VARIANT = name
 
 
 VARIANT = None
-_k = None
+_k = _FWD = _GI = _GW = None
 set_variant(os.environ.get("NNLITE_KERNEL_VARIANT") or _best_variant(_cpu_features()))
 
 
@@ -107,6 +115,16 @@ def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
+def _kernel(table, dtype, *others):
+    for o in others:
+        if o.dtype != dtype:
+            raise TypeError(f"conv1d: expected all arrays of dtype {dtype}, but got {o.dtype}")
+    try:
+        return table[dtype]
+    except KeyError:
+        raise TypeError(f"conv1d: expected float32 or float64 arrays, but got {dtype}") from None
+
+
 def forward(x, w, b, stride, dilation, groups):
     """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] x[n, g(o)*C_in/groups + c, l*stride + k*dilation]``."""
     x = _c(x)
@@ -114,9 +132,13 @@ def forward(x, w, b, stride, dilation, groups):
     n, _, length = x.shape
     c_out, _, k = w.shape
     l_out = max(output_length(length, k, stride, dilation), 0)
+    if b is not None:
+        b = _c(b)
+        fn = _kernel(_FWD, x.dtype, w, b)
+    else:
+        fn = _kernel(_FWD, x.dtype, w)
     y = np.empty((n, c_out, l_out), dtype=x.dtype)
-    _k.forward(x, w, None if b is None else _c(b), y, stride, dilation, groups,
-               get_num_threads())
+    fn(x, w, b, y, stride, dilation, groups, get_num_threads())
     return y
 
 
@@ -125,17 +147,22 @@ def grad_input(gy, w, x_shape, stride, dilation, groups):
     gy = _c(gy)
     if gy.size == 0:
         return np.zeros(x_shape, dtype=gy.dtype)
+    w = _c(w)
+    fn = _kernel(_GI, gy.dtype, w)
     gx = np.empty(x_shape, dtype=gy.dtype)
     if gx.size:
-        _k.grad_input(gy, _c(w), gx, stride, dilation, groups, get_num_threads())
+        fn(gy, w, gx, stride, dilation, groups, get_num_threads())
     return gx
 
 
 def grad_weight(x, gy, w_shape, stride, dilation, groups):
     """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``."""
+    x = _c(x)
+    gy = _c(gy)
+    fn = _kernel(_GW, x.dtype, gy)
     gw = np.empty(w_shape, dtype=x.dtype)
     if gw.size:
-        _k.grad_weight(_c(x), _c(gy), gw, stride, dilation, groups, get_num_threads())
+        fn(x, gy, gw, stride, dilation, groups, get_num_threads())
     return gw
 
 
@@ -146,5 +173,6 @@ def grad_bias(gy):
     if gy.shape[0] == 0 or gy.shape[2] == 0:
         gb[...] = 0
     elif gb.size:
-        _reduce.sum_batch_length(gy, gb, get_num_threads())
+        # one thread for small arrays: waking a second costs more than the sum
+        _reduce.sum_batch_length(gy, gb, 1 if gy.size < 65536 else get_num_threads())
     return gb
