@@ -25,7 +25,7 @@ KERNELS = os.path.join("nnlite", "_kernels")
 # ``_<family>_<variant>.pyx`` that include ``<family>.pxi``.
 VARIANT_FAMILIES = ["conv1d"]
 # Modules compiled once, for the baseline architecture.
-PLAIN_MODULES = ["_openmp", "_reduce"]
+PLAIN_MODULES = ["_openmp", "_reduce", "_norm1d", "_pool1d", "_activation"]
 
 
 def _is_x86_64():

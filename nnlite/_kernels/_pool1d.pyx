@@ -1,0 +1,126 @@
+# cython: language_level=3
+"""MaxPool1d and AvgPool1d on ``(rows, L)`` arrays (``rows = N * C``), forward and backward.
+
+One thread owns whole rows (prange over rows), and inside a row the windows are
+visited in order, so each gradient element is accumulated in a fixed order and
+the results do not depend on the thread count.  Window ``j`` starts at
+``j * stride - padding``; positions outside ``[0, L)`` are padding.
+
+Max: the first index of the maximum wins a tie; a NaN in a window is the
+result (PyTorch's rule: ``val > max or isnan(val)``).  Avg: PyTorch's divisor,
+the window clipped to ``[-padding, L + padding)`` when ``count_include_pad``,
+else to ``[0, L)``.
+"""
+from cython.parallel cimport prange, parallel
+from libc.math cimport INFINITY
+from libc.stdint cimport int64_t
+cimport cython
+
+ctypedef fused floating:
+    float
+    double
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def max_forward(const floating[:, ::1] x,   # IN  (R, L)
+                floating[:, ::1] y,         # OUT (R, L_out)
+                int64_t[:, ::1] idx,        # OUT (R, L_out): argmax within the row
+                Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding, Py_ssize_t dilation,
+                int num_threads):
+    cdef Py_ssize_t R = x.shape[0], L = x.shape[1], Lout = y.shape[1]
+    cdef Py_ssize_t r, j, t, pos, start, best
+    cdef floating v, m
+    num_threads = max(1, min(num_threads, R))
+    with nogil, parallel(num_threads=num_threads):
+        for r in prange(R, schedule="static"):
+            for j in range(Lout):
+                start = j * stride - padding
+                t = 0
+                while start + t * dilation < 0:
+                    t = t + 1
+                best = start + t * dilation
+                m = -INFINITY
+                for t in range(t, kernel):
+                    pos = start + t * dilation
+                    if pos >= L:
+                        break
+                    v = x[r, pos]
+                    if v > m or v != v:
+                        m = v
+                        best = pos
+                y[r, j] = m
+                idx[r, j] = best
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def max_backward(const floating[:, ::1] gy,    # IN  (R, L_out)
+                 const int64_t[:, ::1] idx,    # IN  (R, L_out)
+                 floating[:, ::1] gx,          # OUT (R, L), overwritten
+                 int num_threads):
+    cdef Py_ssize_t R = gx.shape[0], L = gx.shape[1], Lout = gy.shape[1]
+    cdef Py_ssize_t r, j, i
+    num_threads = max(1, min(num_threads, R))
+    with nogil, parallel(num_threads=num_threads):
+        for r in prange(R, schedule="static"):
+            for i in range(L):
+                gx[r, i] = 0
+            for j in range(Lout):
+                i = idx[r, j]
+                if 0 <= i < L:  # a window with no position inside the input has nowhere to send its gradient
+                    gx[r, i] += gy[r, j]
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def avg_forward(const floating[:, ::1] x,   # IN  (R, L)
+                floating[:, ::1] y,         # OUT (R, L_out)
+                Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding, bint count_include_pad,
+                int num_threads):
+    cdef Py_ssize_t R = x.shape[0], L = x.shape[1], Lout = y.shape[1]
+    cdef Py_ssize_t r, j, i, lo, hi, div
+    cdef double acc
+    num_threads = max(1, min(num_threads, R))
+    with nogil, parallel(num_threads=num_threads):
+        for r in prange(R, schedule="static"):
+            for j in range(Lout):
+                lo = j * stride - padding
+                hi = min(lo + kernel, L + padding)
+                div = hi - lo
+                lo = max(lo, 0)
+                hi = min(hi, L)
+                if not count_include_pad:
+                    div = hi - lo
+                acc = 0.0
+                for i in range(lo, hi):
+                    acc = acc + x[r, i]
+                y[r, j] = <floating>(acc / div) if hi > lo else 0
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def avg_backward(const floating[:, ::1] gy,   # IN  (R, L_out)
+                 floating[:, ::1] gx,         # OUT (R, L), overwritten
+                 Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding, bint count_include_pad,
+                 int num_threads):
+    cdef Py_ssize_t R = gx.shape[0], L = gx.shape[1], Lout = gy.shape[1]
+    cdef Py_ssize_t r, j, i, lo, hi, div
+    cdef floating g
+    num_threads = max(1, min(num_threads, R))
+    with nogil, parallel(num_threads=num_threads):
+        for r in prange(R, schedule="static"):
+            for i in range(L):
+                gx[r, i] = 0
+            for j in range(Lout):
+                lo = j * stride - padding
+                hi = min(lo + kernel, L + padding)
+                div = hi - lo
+                lo = max(lo, 0)
+                hi = min(hi, L)
+                if not count_include_pad:
+                    div = hi - lo
+                if hi > lo:
+                    g = gy[r, j] / div
+                    for i in range(lo, hi):
+                        gx[r, i] += g
