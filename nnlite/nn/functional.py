@@ -94,3 +94,187 @@ def log_softmax(input, dim, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
     return _ops.Softmax.apply(x, _norm_dim(dim, x.ndim), True)
+
+
+# -- layers of "Train a real 1D CNN end to end": linear, activations, dropout, norms, pools, transposed conv ---
+# (the ops themselves live in nn/_linear.py, nn/_norm.py, nn/_pool.py, nn/_conv_transpose.py; the small
+# elementwise Functions are here)
+import numpy as _numpy  # noqa: E402
+
+from nnlite import _backend as _be, _random as _rnd  # noqa: E402
+from nnlite.autograd.function import Function as _Function  # noqa: E402
+from nnlite.nn._conv_transpose import conv_transpose1d  # noqa: E402,F401
+from nnlite.nn._linear import linear  # noqa: E402,F401
+from nnlite.nn._norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
+from nnlite.nn._pool import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,  # noqa: E402,F401
+                             max_pool1d)
+
+__all__ += ["linear", "dropout", "batch_norm", "group_norm", "layer_norm", "max_pool1d", "avg_pool1d",
+            "adaptive_avg_pool1d", "adaptive_max_pool1d", "conv_transpose1d", "leaky_relu", "gelu", "elu"]
+
+
+class _LeakyRelu(_Function):
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        a = x._data
+        xp = _be.get_array_module(a)
+        ctx.pos, ctx.slope = a > 0, slope
+        return xp.where(ctx.pos, a, a * slope).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _be.get_array_module(g).where(ctx.pos, g, g * ctx.slope), None
+
+
+class _Elu(_Function):
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        a = x._data
+        xp = _be.get_array_module(a)
+        neg = alpha * xp.expm1(xp.minimum(a, 0))
+        ctx.pos, ctx.alpha, ctx.neg = a > 0, alpha, neg
+        return xp.where(ctx.pos, a, neg).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        # d/dx alpha * (exp(x) - 1) = alpha * exp(x) = neg + alpha
+        return _be.get_array_module(g).where(ctx.pos, g, g * (ctx.neg + ctx.alpha)), None
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+class _Gelu(_Function):
+    """GELU: exact (``x * Phi(x)``, C's erf on the CPU, CuPy's erf on a GPU) or the tanh approximation."""
+
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        a = x._data
+        xp = _be.get_array_module(a)
+        ctx.x, ctx.approximate = a, approximate
+        if approximate == "tanh":
+            t = xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
+            ctx.t = t
+            return (0.5 * a * (1 + t)).astype(a.dtype, copy=False)
+        if xp is _numpy:
+            return _gelu_cpu(a, None)
+        from cupyx.scipy.special import erf
+        return (0.5 * a * (1 + erf(a * 0.7071067811865476))).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.x
+        xp = _be.get_array_module(g)
+        if ctx.approximate == "tanh":
+            t = ctx.t
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * inner), None
+        if xp is _numpy:
+            return _gelu_cpu(a, g), None
+        from cupyx.scipy.special import erf
+        cdf = 0.5 * (1 + erf(a * 0.7071067811865476))
+        pdf = xp.exp(-0.5 * a * a) * 0.3989422804014327
+        return g * (cdf + a * pdf), None
+
+
+def _gelu_cpu(a, g):
+    """GELU (``g is None``) or its gradient times ``g`` on numpy arrays, through the Cython kernel."""
+    from nnlite._kernels import _activation
+    from nnlite._threads import get_num_threads
+    dt = a.dtype if a.dtype in (_numpy.float32, _numpy.float64) else _numpy.dtype(_numpy.float32)
+    x = _numpy.ascontiguousarray(a, dtype=dt).reshape(-1)
+    out = _numpy.empty_like(x)
+    if g is None:
+        _activation.gelu_forward(x, out, get_num_threads())
+    else:
+        _activation.gelu_backward(x, _numpy.ascontiguousarray(g, dtype=dt).reshape(-1), out, get_num_threads())
+    return out.reshape(a.shape).astype(a.dtype, copy=False)
+
+
+class _Dropout(_Function):
+    _array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, p):
+        a = x._data
+        xp = _be.get_array_module(a)
+        if p == 1:
+            mask = xp.zeros(a.shape, a.dtype)
+        else:
+            rng = _rnd.generator_for(xp)
+            udt = _numpy.float64 if a.dtype == _numpy.float64 else _numpy.float32
+            draw = rng.random if isinstance(rng, _numpy.random.Generator) else rng.random_sample
+            mask = (draw(a.shape, dtype=udt) >= p).astype(a.dtype) * a.dtype.type(1 / (1 - p))
+        ctx.mask = mask
+        return a * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.mask, None
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """``x`` where ``x > 0``, else ``negative_slope * x``; see PyTorch's ``torch.nn.functional.leaky_relu``.
+
+    ``inplace`` is accepted for compatibility; nnlite returns a new tensor.
+
+    >>> import nnlite, nnlite.nn.functional as F
+    >>> F.leaky_relu(nnlite.tensor([-2.0, 3.0]), 0.25).tolist()
+    [-0.5, 3.0]
+    """
+    return _LeakyRelu.apply(_tensor(input), float(negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``; see PyTorch's ``torch.nn.functional.elu``.
+
+    ``inplace`` is accepted for compatibility; nnlite returns a new tensor.
+
+    >>> import nnlite, nnlite.nn.functional as F
+    >>> F.elu(nnlite.tensor([0.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return _Elu.apply(_tensor(input), float(alpha))
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit, ``x * Phi(x)``, or its ``'tanh'`` approximation.
+
+    See PyTorch's ``torch.nn.functional.gelu``.
+
+    >>> import nnlite, nnlite.nn.functional as F
+    >>> round(F.gelu(nnlite.tensor([1.0])).item(), 6)
+    0.841345
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return _Gelu.apply(_tensor(input), approximate)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (when ``training``).
+
+    The mask is drawn from nnlite's seeded generator (``nnlite.manual_seed``).
+    ``inplace`` is accepted for compatibility; nnlite returns a new tensor.
+    See PyTorch's ``torch.nn.functional.dropout``.
+
+    >>> import nnlite, nnlite.nn.functional as F
+    >>> x = nnlite.ones(1000)
+    >>> y = F.dropout(x, 0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    >>> F.dropout(x, 0.5, training=False) is x
+    True
+    """
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _tensor(input)
+    if not training or p == 0 or x.numel() == 0:
+        return x
+    return _Dropout.apply(x, float(p))
