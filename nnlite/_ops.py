@@ -705,7 +705,8 @@ class Pad(_Op):
         lo, hi = pads
         L = x.shape[-1]
         if mode == "reflect":
-            parts = [x[..., lo:0:-1], x, x[..., L - 2:L - 2 - hi:-1] if hi else x[..., :0]]
+            stop = L - 2 - hi  # -1 would wrap around: None runs the reversed slice to element 0
+            parts = [x[..., lo:0:-1], x, x[..., L - 2:stop if stop >= 0 else None:-1] if hi else x[..., :0]]
         elif mode == "replicate":
             parts = [xp.repeat(x[..., :1], lo, axis=-1), x, xp.repeat(x[..., -1:], hi, axis=-1)]
         else:  # circular

@@ -105,9 +105,11 @@ def conv_configs(draw):
     span = dilation * (k - 1) + 1
     pad_total = (dilation * (k - 1) if padding == "same" else 0 if padding == "valid" else 2 * padding)
     min_len = max(1, span - pad_total)
+    side = -(-dilation * (k - 1) // 2) if padding == "same" else (0 if padding == "valid" else padding)
     if mode == "reflect":
-        p = dilation * (k - 1) if padding == "same" else (0 if padding == "valid" else padding)
-        min_len = max(min_len, p // 1 + 1)
+        min_len = max(min_len, side + 1)   # reflect needs padding < length
+    elif mode == "circular":
+        min_len = max(min_len, side)       # circular wraps around at most once
     length = draw(st.integers(min_len, min_len + 20))
     n = draw(st.sampled_from([None, 1, 2, 3]))
     bias = draw(st.booleans())

@@ -83,6 +83,7 @@ OPS = [
     ("pad_replicate", lambda a: F.pad(a, (2, 3), mode="replicate"), [(2, 4)], False),
     ("pad_circular", lambda a: F.pad(a, (3, 4), mode="circular"), [(1, 2, 4)], False),
     ("pad_reflect_negative", lambda a: F.pad(a, (-1, 2), mode="reflect"), [(1, 6)], False),
+    ("pad_reflect_widest", lambda a: F.pad(a, (2, 2), mode="reflect"), [(2, 3)], False),
 ]
 
 
