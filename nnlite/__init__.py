@@ -1,7 +1,7 @@
 """nnlite: a lightweight ``torch.nn`` for 1D convolutional networks on numpy and CuPy arrays.
 
 >>> import nnlite, numpy
->>> net = nnlite.nn.Sequential(nnlite.nn.Conv1d(1, 4, 3, padding=1), nnlite.nn.ReLU())
+>>> net = nnlite.nn.Sequential(nnlite.nn.Conv1d(1, 4, 3, padding=1), nnlite.nn.Conv1d(4, 4, 1))
 >>> y = net(numpy.zeros((2, 1, 16), dtype=numpy.float32))   # numpy in, Tensor out
 >>> y.shape
 nnlite.Size([2, 4, 16])

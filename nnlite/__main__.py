@@ -44,7 +44,7 @@ def summary():
     ])
 
 
-def main(steps=60):
+def main(steps=200):
     print(summary())
     rng = numpy.random.default_rng(0)
     nnlite.manual_seed(0)
@@ -63,7 +63,7 @@ def main(steps=60):
         with nnlite.no_grad():
             for p in net.parameters():
                 p.add_(p.grad, alpha=-lr)
-        if step % 20 == 0:
+        if step % 50 == 0:
             print(f"step {step:3d}  training loss {loss.item():.4f}")
     elapsed = time.perf_counter() - start
     with nnlite.no_grad():
