@@ -160,18 +160,13 @@ class Function(metaclass=_FunctionMeta):
         Tensor = _Tensor
         ctx = cls._node_class()
         state = grad_mode._state
-        prev = record = state.enabled
-        if record:
-            needs = []
-            record = False
-            for a in args:
-                need = isinstance(a, Tensor) and a._requires_grad
-                needs.append(need)
-                if need:
-                    record = True
-            needs = tuple(needs)
+        prev = state.enabled
+        if prev:
+            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            record = True in needs
         else:
             needs = (False,) * len(args)
+            record = False
         ctx.needs_input_grad = needs
         state.enabled = False
         try:
@@ -195,17 +190,10 @@ class Function(metaclass=_FunctionMeta):
             if nd:
                 nondiff = nondiff + (id(o),)
         if record:
-            edges, in_meta = [], []
-            for a, need in zip(args, needs):
-                if need:
-                    fn = a._grad_fn
-                    edges.append((fn, a._out_index) if fn is not None else (a, 0))
-                    in_meta.append((a._data.shape, a._data.dtype))
-                else:
-                    edges.append(None)
-                    in_meta.append(None)
-            ctx._edges = tuple(edges)
-            ctx._in_meta = tuple(in_meta)
+            ctx._edges = tuple([((a._grad_fn, a._out_index) if a._grad_fn is not None else (a, 0)) if need
+                                else None for a, need in zip(args, needs)])
+            ctx._in_meta = tuple([(a._data.shape, a._data.dtype) if need else None
+                                  for a, need in zip(args, needs)])
             ctx._seq = next(_sequence)
             out_meta = ctx._out_meta = []
             for i, o in enumerate(wrapped):
