@@ -41,6 +41,7 @@ class Size(tuple):
         return f"nnlite.Size({list(self)})"
 
     def numel(self):
+        """The number of elements of a tensor of this shape."""
         n = 1
         for s in self:
             n *= s
@@ -153,10 +154,12 @@ class Tensor:
 
     @property
     def is_cuda(self):
+        """True when the array lives on a GPU."""
         return self.device.type == "cuda"
 
     @property
     def ndim(self):
+        """The number of dimensions."""
         return self._data.ndim
 
     def dim(self):
@@ -170,16 +173,20 @@ class Tensor:
     nelement = numel
 
     def element_size(self):
+        """Bytes per element."""
         return self._data.itemsize
 
     @property
     def nbytes(self):
+        """Bytes taken by the elements."""
         return self._data.nbytes
 
     def is_floating_point(self):
+        """True for float16/32/64 tensors."""
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self):
+        """True when the array is C-contiguous."""
         return bool(self._data.flags.c_contiguous)
 
     @property
@@ -253,10 +260,12 @@ class Tensor:
 
     @property
     def T(self):
+        """All dimensions reversed (a view)."""
         return self.permute(*range(self.ndim - 1, -1, -1))
 
     @property
     def mT(self):
+        """The last two dimensions swapped (a view)."""
         return self.transpose(-2, -1)
 
     # -- conversions ---------------------------------------------------------------------------------
@@ -412,6 +421,7 @@ class Tensor:
 
     @property
     def retains_grad(self):
+        """True after :meth:`retain_grad` on a non-leaf tensor."""
         return self._retains_grad
 
     # -- moving and casting --------------------------------------------------------------------------
@@ -454,24 +464,31 @@ class Tensor:
         return self._to(None, _dtype.as_dtype(dtype))
 
     def float(self):
+        """This tensor as float32 (``self`` if it already is)."""
         return self._to(None, _dtype.float32)
 
     def double(self):
+        """This tensor as float64 (``self`` if it already is)."""
         return self._to(None, _dtype.float64)
 
     def half(self):
+        """This tensor as float16."""
         return self._to(None, _dtype.float16)
 
     def long(self):
+        """This tensor as int64."""
         return self._to(None, _dtype.int64)
 
     def int(self):
+        """This tensor as int32."""
         return self._to(None, _dtype.int32)
 
     def bool(self):
+        """This tensor as bool."""
         return self._to(None, _dtype.bool_)
 
     def type_as(self, other):
+        """This tensor cast to ``other``'s dtype."""
         return self._to(None, other.dtype)
 
     def clone(self):
@@ -485,59 +502,71 @@ class Tensor:
         return _ops.Clone.apply(self)
 
     def new_tensor(self, data, dtype=None, requires_grad=False):
+        """A new tensor from ``data`` with this tensor's dtype and device by default."""
         return tensor(data, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, requires_grad=False):
+        """Zeros with this tensor's dtype and device by default."""
         return zeros(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, requires_grad=False):
+        """Ones with this tensor's dtype and device by default."""
         return ones(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        """A tensor filled with ``fill_value``, with this tensor's dtype and device by default."""
         return full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
                     requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, requires_grad=False):
+        """An uninitialised tensor with this tensor's dtype and device by default."""
         return empty(*size, dtype=dtype or self.dtype, device=self.device, requires_grad=requires_grad)
 
     # -- arithmetic ----------------------------------------------------------------------------------
     def __add__(self, other):
+        """``self + other`` (broadcasting; ``add`` is the same)."""
         return _ops.Add.apply(self, _operand(other, self))
 
     def __radd__(self, other):
         return _ops.Add.apply(_operand(other, self), self)
 
     def __sub__(self, other):
+        """``self - other`` (broadcasting; ``sub`` is the same)."""
         return _ops.Sub.apply(self, _operand(other, self))
 
     def __rsub__(self, other):
         return _ops.Sub.apply(_operand(other, self), self)
 
     def __mul__(self, other):
+        """``self * other`` (broadcasting; ``mul`` is the same)."""
         return _ops.Mul.apply(self, _operand(other, self))
 
     def __rmul__(self, other):
         return _ops.Mul.apply(_operand(other, self), self)
 
     def __truediv__(self, other):
+        """``self / other``; integer tensors divide to the default float dtype (``div`` is the same)."""
         return _ops.Div.apply(self, _operand(other, self))
 
     def __rtruediv__(self, other):
         return _ops.Div.apply(_operand(other, self), self)
 
     def __pow__(self, other):
+        """``self ** other`` (``pow`` is the same)."""
         return _ops.Pow.apply(self, _operand(other, self))
 
     def __rpow__(self, other):
         return _ops.Pow.apply(_operand(other, self), self)
 
     def __matmul__(self, other):
+        """Matrix product with numpy's broadcasting rules (``matmul`` is the same)."""
         return _ops.MatMul.apply(self, _operand(other, self, scalar=False))
 
     def __rmatmul__(self, other):
         return _ops.MatMul.apply(_operand(other, self, scalar=False), self)
 
     def __neg__(self):
+        """``-self`` (``neg`` is the same)."""
         return _ops.Neg.apply(self)
 
     def __pos__(self):
@@ -555,24 +584,31 @@ class Tensor:
     neg = __neg__
 
     def abs(self):
+        """Absolute value; its gradient is ``sign(x)``."""
         return _ops.Abs.apply(self)
 
     def exp(self):
+        """Elementwise e**x."""
         return _ops.Exp.apply(self)
 
     def log(self):
+        """Elementwise natural logarithm."""
         return _ops.Log.apply(self)
 
     def sqrt(self):
+        """Elementwise square root."""
         return _ops.Sqrt.apply(self)
 
     def tanh(self):
+        """Elementwise hyperbolic tangent."""
         return _ops.Tanh.apply(self)
 
     def sigmoid(self):
+        """Elementwise 1 / (1 + exp(-x)), without overflow."""
         return _ops.Sigmoid.apply(self)
 
     def relu(self):
+        """Elementwise max(x, 0)."""
         return _ops.Relu.apply(self)
 
     def clamp(self, min=None, max=None):
@@ -584,9 +620,11 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other):
+        """Elementwise maximum with ``other``; ties share the gradient equally."""
         return _ops.Maximum.apply(self, _operand(other, self), True)
 
     def minimum(self, other):
+        """Elementwise minimum with ``other``; ties share the gradient equally."""
         return _ops.Maximum.apply(self, _operand(other, self), False)
 
     # -- reductions ----------------------------------------------------------------------------------
@@ -630,9 +668,11 @@ class Tensor:
         return _arg(self, dim, keepdim, "argmin")
 
     def softmax(self, dim):
+        """Softmax along ``dim``."""
         return _ops.Softmax.apply(self, _norm_dim(dim, self._data.ndim), False)
 
     def log_softmax(self, dim):
+        """Log-softmax along ``dim``."""
         return _ops.Softmax.apply(self, _norm_dim(dim, self._data.ndim), True)
 
     # -- shape ---------------------------------------------------------------------------------------
@@ -645,9 +685,11 @@ class Tensor:
         return _ops.Reshape.apply(self, _infer_shape(_shape_args(shape), self._data.size), True)
 
     def view_as(self, other):
+        """A view with ``other``'s shape."""
         return self.view(other.shape)
 
     def reshape_as(self, other):
+        """Reshaped to ``other``'s shape."""
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
@@ -665,6 +707,7 @@ class Tensor:
         return self.reshape(shp[:s] + (n,) + shp[e + 1:])
 
     def unflatten(self, dim, sizes):
+        """Split dimension ``dim`` into ``sizes``."""
         d = _norm_dim(dim, self._data.ndim)
         shp = self._data.shape
         return self.reshape(shp[:d] + tuple(_infer_shape(tuple(sizes), shp[d])) + shp[d + 1:])
@@ -681,6 +724,7 @@ class Tensor:
     swapaxes = transpose
 
     def t(self):
+        """Transpose of a tensor of at most 2 dimensions."""
         if self._data.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D")
         return self.transpose(0, -1) if self._data.ndim == 2 else self
@@ -743,6 +787,7 @@ class Tensor:
         return _ops.Expand.apply(self, tuple(target))
 
     def expand_as(self, other):
+        """Broadcast to ``other``'s shape without copying."""
         return self.expand(other.shape)
 
     def __getitem__(self, key):
@@ -798,9 +843,11 @@ class Tensor:
         return Tensor._wrap(self._data | _raw(other))
 
     def all(self, dim=None, keepdim=False):
+        """True where all elements (along ``dim``) are non-zero (no gradient)."""
         return Tensor._wrap(self._data.all(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
+        """True where any element (along ``dim``) is non-zero (no gradient)."""
         return Tensor._wrap(self._data.any(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
 
     def equal(self, other):
@@ -808,6 +855,7 @@ class Tensor:
         return self.shape == other.shape and bool((self._data == other._data).all())
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True when all values are close to ``other``'s (numpy's rule)."""
         xp = _backend.get_array_module(self._data, other._data)
         return bool(xp.allclose(self._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -850,6 +898,7 @@ class Tensor:
         return self._inplace_binary(other, Tensor.__add__, _xp_ufunc(self, "add"))
 
     def sub_(self, other, alpha=1):
+        """``self -= alpha * other`` in place."""
         if alpha != 1:
             other = other * alpha
         return self._inplace_binary(other, Tensor.__sub__, _xp_ufunc(self, "subtract"))
@@ -859,6 +908,7 @@ class Tensor:
         return self._inplace_binary(other, Tensor.__mul__, _xp_ufunc(self, "multiply"))
 
     def div_(self, other):
+        """``self /= other`` in place."""
         return self._inplace_binary(other, Tensor.__truediv__, _xp_ufunc(self, "true_divide"))
 
     def _fill_from(self, values):
@@ -1325,10 +1375,12 @@ def ones_like(t, dtype=None, device=None, requires_grad=False):
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor with ``t``'s shape, dtype and device."""
     return _like(t, empty, dtype, device, requires_grad, t.shape)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor filled with ``fill_value``, with ``t``'s shape, dtype and device."""
     return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
                 device=t.device if device is None else device, requires_grad=requires_grad)
 

@@ -40,3 +40,35 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def _public_objects():
+    import inspect
+    seen = set()
+    for name in _modules():
+        if any(part.startswith("_") for part in name.split(".")[1:]):
+            continue  # private modules: their public names are re-exported and checked where they land
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")]):
+            obj = getattr(module, attr, None)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if not getattr(obj, "__module__", "").startswith("nnlite") or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            yield f"{name}.{attr}", obj
+            if inspect.isclass(obj):
+                for meth_name, meth in vars(obj).items():
+                    if meth_name.startswith("_") or not (inspect.isfunction(meth) or isinstance(meth, property)):
+                        continue
+                    yield f"{name}.{attr}.{meth_name}", getattr(obj, meth_name)
+
+
+def test_every_public_name_has_a_docstring():
+    import inspect
+    missing = []
+    for qualname, obj in _public_objects():
+        doc = inspect.getdoc(obj)  # an override inherits its base's docstring, as in help()
+        if not (doc and doc.strip()):
+            missing.append(qualname)
+    assert missing == []

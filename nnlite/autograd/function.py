@@ -42,6 +42,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self):
+        """Unregister the hook (doing it twice is harmless)."""
         self._hooks.pop(self.id, None)
 
     def __enter__(self):
@@ -116,13 +117,16 @@ class BackwardNode:
 
     # -- introspection ------------------------------------------------------------------------------
     def name(self):
+        """The node's name, e.g. ``'MulBackward'``."""
         return type(self).__name__
 
     @property
     def next_functions(self):
+        """Per input: ``(node, output index)``, ``(leaf tensor, 0)`` or ``(None, 0)``."""
         return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self._edges)
 
     def register_prehook(self, hook):
+        """Not supported: register gradient hooks with ``Tensor.register_hook``."""
         raise NotImplementedError("register Tensor hooks with Tensor.register_hook")
 
     def __repr__(self):

@@ -44,6 +44,7 @@ class _GradMode:
         return False
 
     def clone(self):
+        """A fresh context manager of the same kind (used by the decorator on each call)."""
         return type(self)()
 
     def __call__(self, fn):
@@ -127,6 +128,7 @@ class set_grad_enabled(_GradMode):
         return super().__call__(fn)
 
     def clone(self):
+        """A fresh context manager with the same mode (used by the decorator on each call)."""
         return _Restoring(self._mode)
 
 
