@@ -356,12 +356,15 @@ class ModuleDict(Module):
         return v
 
     def keys(self):
+        """The keys, in order."""
         return self._modules.keys()
 
     def items(self):
+        """The ``(key, module)`` pairs, in order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in order."""
         return self._modules.values()
 
     def update(self, modules):
@@ -537,12 +540,15 @@ class ParameterDict(Module):
         return ParameterDict((k, default) for k in keys)
 
     def keys(self):
+        """The keys, in order."""
         return self._keys.keys()
 
     def items(self):
+        """The ``(key, value)`` pairs, in order."""
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
+        """The values, in order."""
         return (self[k] for k in self._keys)
 
     def update(self, parameters):
