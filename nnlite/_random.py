@@ -1,15 +1,33 @@
 """nnlite's own random generators: one numpy Generator, and CuPy's when the GPU is used.
 
 ``manual_seed(s)`` reseeds both, so initialisation, dropout and shuffling are
-reproducible without touching numpy's global state.
+reproducible without touching numpy's global state.  The numpy Generator is
+created on first use (``numpy.random`` costs ~10 ms to import).
 """
+import os
+
 import numpy
 
 __all__ = ["manual_seed", "seed", "initial_seed", "default_generator", "get_rng_state", "set_rng_state"]
 
-_seed = int(numpy.random.SeedSequence().entropy % (2 ** 63))
-default_generator = numpy.random.Generator(numpy.random.PCG64(_seed))
+_seed = int.from_bytes(os.urandom(8), "little") >> 1
+_generator = None
 _cupy_seed = None
+
+
+def _default_generator():
+    global _generator
+    if _generator is None:
+        from numpy.random import PCG64, Generator
+        _generator = Generator(PCG64(_seed))
+    return _generator
+
+
+def __getattr__(name):
+    # ``_random.default_generator``: the CPU Generator, created on first use
+    if name == "default_generator":
+        return _default_generator()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def manual_seed(seed):
@@ -22,25 +40,26 @@ def manual_seed(seed):
 
     See PyTorch's ``torch.manual_seed``.
     """
-    global _seed, _cupy_seed
+    global _seed, _cupy_seed, _generator
     if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)):
         raise TypeError(f"manual_seed expects an int, but got {type(seed).__name__}")
     seed = int(seed)
     if seed < 0:
         seed %= 2 ** 64
     _seed = seed
-    default_generator.bit_generator.state = numpy.random.PCG64(seed).state
+    from numpy.random import PCG64, Generator
+    _generator = Generator(PCG64(seed))
     from nnlite import _backend
     cp = _backend.cupy_if_loaded()
     _cupy_seed = seed
     if cp is not None:
         cp.random.seed(seed)
-    return default_generator
+    return _generator
 
 
 def seed():
     """Seed the generators from fresh entropy and return that seed."""
-    s = int(numpy.random.SeedSequence().entropy % (2 ** 63))
+    s = int.from_bytes(os.urandom(8), "little") >> 1
     manual_seed(s)
     return s
 
@@ -52,12 +71,12 @@ def initial_seed():
 
 def get_rng_state():
     """The CPU generator's state as a JSON-compatible dict (for checkpoints)."""
-    return default_generator.bit_generator.state
+    return _default_generator().bit_generator.state
 
 
 def set_rng_state(state):
     """Restore a state returned by :func:`get_rng_state`."""
-    default_generator.bit_generator.state = state
+    _default_generator().bit_generator.state = state
 
 
 def _on_cupy_import(cp):
@@ -68,5 +87,5 @@ def _on_cupy_import(cp):
 def generator_for(xp):
     """The generator to draw from for array module ``xp``."""
     if xp is numpy:
-        return default_generator
+        return _default_generator()
     return xp.random.get_random_state()

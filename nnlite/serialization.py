@@ -34,11 +34,8 @@ Loading never executes anything from the file: JSON is parsed, and arrays are
 read with ``allow_pickle=False``.
 """
 import collections
-import json
 import math
 import os
-import secrets
-import zipfile
 
 import numpy
 from numpy.lib import format as npy_format
@@ -118,6 +115,8 @@ def load(f, map_location=None):
 
     See PyTorch's ``torch.load`` with ``weights_only=True``.
     """
+    import json  # the format's modules load on first use: import nnlite stays light
+    import zipfile
     name = repr(getattr(f, "name", "<file object>")) if hasattr(f, "read") else repr(os.fspath(f))
     try:
         with zipfile.ZipFile(f if hasattr(f, "read") else os.fspath(f)) as zf:
@@ -203,6 +202,8 @@ class _Encoder:
 
 
 def _write(out, index, arrays):
+    import json
+    import zipfile
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr(_INDEX, json.dumps(index, allow_nan=False, separators=(",", ":")))
         for name, obj in arrays:
@@ -216,6 +217,7 @@ def _write(out, index, arrays):
 
 def _create_temp(directory, base):
     """A new file beside the target, created with the usual permissions (mkstemp would make it 0600)."""
+    import secrets
     for _ in range(100):
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
         try:
