@@ -24,11 +24,25 @@ parallelise over independent outputs only, so results are bitwise identical for 
 thread count (results of different variants may differ in the last bits: FMA
 contraction and vector widths change the rounding).
 
-No BLAS path.  A BLAS formulation (sum over k of ``W[:, :, k] @ x[:, :, k*d ::stride]``)
-was measured on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32)
-and loses to the direct kernels on every one of them; see DESIGN NOTE at the end of
-this file for the numbers.  Not using BLAS also keeps the determinism guarantee simple:
-OpenBLAS may split its sums differently for different thread counts.
+Dispatch rule: always the Cython kernels; no BLAS path.  Inside the kernels the
+shape picks the loop: an 8-channel x 32-column register tile (avx512; 6 x 16 for
+avx2) when a group has more than 2 output channels (forward) or input channels (grad
+input), otherwise a single-row kernel (depthwise, C_in == 1 grad input); grad weight
+uses a 4 x 6 (output channel x (c_in, k)) lane-accumulating tile, or 1 x 8 when a
+group has one output channel.  The BLAS formulation (sum over k of
+``W[:, :, k] @ x[:, :, k*d::stride]`` with numpy ``matmul``) was measured against
+the kernels on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32,
+2 threads; the machine was shared, so medians of 5):
+
+    shape     kernel GFLOP/s   BLAS GFLOP/s
+    wide           193             110
+    dilated         91              72
+    strided         86              40
+    mid        56-133 (noisy)       72
+
+BLAS won no shape consistently (mid is within the noise; on a quiet machine the
+kernel reaches 133-169 GFLOP/s there), and it would make results depend on
+OpenBLAS's own threading, so there is no matmul path.
 """
 import os
 
