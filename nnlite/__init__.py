@@ -15,7 +15,7 @@ from nnlite._tensor import (Tensor, Size, tensor, from_numpy, as_tensor, zeros, 
                             zeros_like, ones_like, empty_like, full_like, randn, rand, arange, cat, stack,
                             where, is_tensor)
 from nnlite.autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
-from nnlite import autograd, nn, cuda  # noqa: F401
+from nnlite import autograd, nn, cuda, optim, utils, datasets  # noqa: F401
 
 # PyTorch's short names for dtypes
 float = float32  # noqa: A001

@@ -278,3 +278,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0 or x.numel() == 0:
         return x
     return _Dropout.apply(x, float(p))
+
+from nnlite.nn._loss_functional import (mse_loss, l1_loss, smooth_l1_loss, huber_loss, cross_entropy,  # noqa: E402
+                                        nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits)
+
+__all__ += ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+            "binary_cross_entropy", "binary_cross_entropy_with_logits"]

@@ -2,5 +2,19 @@
 from nnlite.nn.modules.module import Module
 from nnlite.nn.modules.container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from nnlite.nn.modules.conv import Conv1d
+from nnlite.nn.modules.conv_transpose import ConvTranspose1d
+from nnlite.nn.modules.linear import Linear, Identity
+from nnlite.nn.modules.flatten import Flatten, Unflatten
+from nnlite.nn.modules.activation import ReLU, LeakyReLU, GELU, ELU, Tanh, Sigmoid, Softmax, LogSoftmax
+from nnlite.nn.modules.dropout import Dropout
+from nnlite.nn.modules.batchnorm import BatchNorm1d
+from nnlite.nn.modules.normalization import GroupNorm, LayerNorm
+from nnlite.nn.modules.pooling import MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d
+from nnlite.nn.modules.loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,
+                                    BCEWithLogitsLoss)
 
-__all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Conv1d"]
+__all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Conv1d",
+           "ConvTranspose1d", "Linear", "Identity", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "GELU", "ELU",
+           "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "GroupNorm", "LayerNorm",
+           "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MSELoss", "L1Loss", "SmoothL1Loss",
+           "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
