@@ -250,7 +250,6 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     [[[1.0, 2.5, 4.0]]]
     """
     x = _t(input)
-    shape = list(x.shape)
     if x.ndim not in (2, 3):
         raise RuntimeError(f"Expected 2 to 3 dimensions, but got {x.ndim}-dimensional tensor for argument #1 "
                            "'self' (while checking arguments for avg_pool1d)")

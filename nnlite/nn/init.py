@@ -114,3 +114,38 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
+
+
+def affine_parameters(module, weight_shape, bias, device=None, dtype=None):
+    """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` of ``bias`` elements (None if 0).
+
+    Both are created on ``device`` with ``dtype`` (the default dtype when None)
+    and initialised by :func:`reset_affine`: the layout that Linear, Conv1d and
+    ConvTranspose1d share.
+    """
+    from nnlite import _backend
+    from nnlite._dtype import as_dtype, get_default_dtype
+    from nnlite._tensor import empty
+    from nnlite.nn.parameter import Parameter
+    dt = get_default_dtype() if dtype is None else as_dtype(dtype)
+    dev = _backend.resolve_device(device)
+    module.weight = Parameter(empty(*weight_shape, dtype=dt, device=dev))
+    if bias:
+        module.bias = Parameter(empty(bias, dtype=dt, device=dev))
+    else:
+        module.register_parameter("bias", None)
+    reset_affine(module.weight, module.bias)
+
+
+def reset_affine(weight, bias):
+    """PyTorch's initialisation of Linear and the convolutions.
+
+    The weight from ``kaiming_uniform_(a=sqrt(5))``, which is U(±1/sqrt(fan_in)),
+    and the bias from U(±1/sqrt(fan_in)), where fan_in counts the weight's
+    inputs per output (``in_channels / groups * kernel_size`` for Conv1d).
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = _fans(weight)[0]
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -1,15 +1,10 @@
 """``Conv1d``: a 1D convolution layer with every option of PyTorch's."""
-import math
 
-from nnlite import _backend
-from nnlite._dtype import as_dtype, get_default_dtype
-from nnlite._tensor import empty
 from nnlite.nn import functional as F
 from nnlite.nn import init
 from nnlite.nn import _conv
 from nnlite.nn._conv import same_padding, single
 from nnlite.nn.modules.module import Module
-from nnlite.nn.parameter import Parameter
 
 __all__ = ["Conv1d"]
 
@@ -77,22 +72,12 @@ class Conv1d(Module):
         else:
             lr = (padding[0], padding[0])
         self._reversed_padding_repeated_twice = list(lr)
-        dt = get_default_dtype() if dtype is None else as_dtype(dtype)
-        dev = _backend.resolve_device(device)
-        self.weight = Parameter(empty(out_channels, in_channels // groups, kernel_size[0], dtype=dt, device=dev))
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dt, device=dev))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init.affine_parameters(self, (out_channels, in_channels // groups, kernel_size[0]),
+                               out_channels if bias else 0, device, dtype)
 
     def reset_parameters(self):
         """Draw the weight from kaiming_uniform_(a=sqrt(5)) and the bias from U(±1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.weight.shape[2]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.reset_affine(self.weight, self.bias)
 
     def forward(self, input):
         # the constructor validated the arguments: go straight to the tensor checks

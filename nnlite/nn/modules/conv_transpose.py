@@ -1,14 +1,9 @@
 """``ConvTranspose1d`` (see PyTorch's ``torch.nn.ConvTranspose1d``)."""
-import math
 
-from nnlite import _backend
-from nnlite._dtype import as_dtype, get_default_dtype
-from nnlite._tensor import empty
 from nnlite.nn import functional as F
 from nnlite.nn import init
 from nnlite.nn._conv import single
 from nnlite.nn.modules.module import Module
-from nnlite.nn.parameter import Parameter
 
 __all__ = ["ConvTranspose1d"]
 
@@ -56,23 +51,12 @@ class ConvTranspose1d(Module):
         self.output_padding = single(output_padding, "output_padding")
         self.groups = groups
         self.padding_mode = padding_mode
-        dt = get_default_dtype() if dtype is None else as_dtype(dtype)
-        dev = _backend.resolve_device(device)
-        self.weight = Parameter(empty(in_channels, out_channels // groups, self.kernel_size[0], dtype=dt,
-                                      device=dev))
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dt, device=dev))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init.affine_parameters(self, (in_channels, out_channels // groups, self.kernel_size[0]),
+                               out_channels if bias else 0, device, dtype)
 
     def reset_parameters(self):
         """kaiming_uniform_(a=sqrt(5)) with fan_in = weight.shape[1] * K; bias U(±1/sqrt(fan_in)), as PyTorch."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.weight.shape[2]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.reset_affine(self.weight, self.bias)
 
     def _output_padding(self, input, output_size):
         if output_size is None:

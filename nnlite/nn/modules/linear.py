@@ -1,13 +1,8 @@
 """``Linear`` and ``Identity`` (see PyTorch's ``torch.nn.Linear`` and ``torch.nn.Identity``)."""
-import math
 
-from nnlite import _backend
-from nnlite._dtype import as_dtype, get_default_dtype
-from nnlite._tensor import empty
 from nnlite.nn import functional as F
 from nnlite.nn import init
 from nnlite.nn.modules.module import Module
-from nnlite.nn.parameter import Parameter
 
 __all__ = ["Linear", "Identity"]
 
@@ -49,22 +44,11 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        dt = get_default_dtype() if dtype is None else as_dtype(dtype)
-        dev = _backend.resolve_device(device)
-        self.weight = Parameter(empty(out_features, in_features, dtype=dt, device=dev))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dt, device=dev))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init.affine_parameters(self, (out_features, in_features), out_features if bias else 0, device, dtype)
 
     def reset_parameters(self):
         """kaiming_uniform_(a=sqrt(5)) for the weight, U(±1/sqrt(fan_in)) for the bias, as PyTorch."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.reset_affine(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
