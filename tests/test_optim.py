@@ -73,7 +73,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CASES])
+@pytest.mark.parametrize("name,kw", CASES, ids=[n + "".join(f"-{k}={v}" for k, v in kw.items()) for n, kw in CASES])
 def test_matches_torch_over_20_steps(name, kw, dtype):
     torch = pytest.importorskip("torch")
     init, grads = _data(dtype)

@@ -327,12 +327,13 @@ class _ClassIndexLoss(Function):
         w = None if weight is None else weight._data
         xp = _backend.get_array_module(x, t) if w is None else _backend.get_array_module(x, t, w)
         n_classes = x.shape[1]
+        t = t.astype(numpy.int64, copy=False)  # uint8 targets: compare with a negative ignore_index safely
         keep = t != ignore_index
         if t.size:
-            bad = keep & ((t < 0) | (t >= n_classes)) if t.dtype.kind == "i" else keep & (t >= n_classes)
+            bad = keep & ((t < 0) | (t >= n_classes))
             if bool(bad.any()):
                 raise IndexError(f"Target {int(t[bad].ravel()[0])} is out of bounds.")
-        safe = xp.where(keep, t, 0).astype(numpy.int64, copy=False)[:, None]  # (N, 1, d...)
+        safe = xp.where(keep, t, 0)[:, None]  # (N, 1, d...)
         lsm = _log_softmax(xp, x) if logits else x
         picked = xp.take_along_axis(lsm, safe, axis=1)[:, 0]
         wt = keep.astype(x.dtype) if w is None else w[safe[:, 0]] * keep

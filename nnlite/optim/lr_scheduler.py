@@ -1,4 +1,4 @@
-"""Learning-rate schedulers: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``ReduceLROnPlateau``.
+"""Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau.
 
 They follow PyTorch's ``torch.optim.lr_scheduler`` formula for formula (the
 chainable, recursive forms), so the learning rates match PyTorch's step by
@@ -359,6 +359,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     @property
     def in_cooldown(self):
+        """True while the epochs after a reduction are still being waited out."""
         return self.cooldown_counter > 0
 
     def _is_better(self, a, best):

@@ -93,7 +93,9 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """Squared error below ``delta``, ``delta``-scaled absolute error above; see :func:`~nnlite.nn.functional.huber_loss`.
+    """Squared error below ``delta``, ``delta``-scaled absolute error above it.
+
+    See :func:`~nnlite.nn.functional.huber_loss`.
 
     >>> import nnlite
     >>> from nnlite.nn.modules.loss import HuberLoss
@@ -112,7 +114,9 @@ class HuberLoss(_Loss):
 
 
 class NLLLoss(_WeightedLoss):
-    """Negative log-likelihood of class-index targets given log-probabilities; see :func:`~nnlite.nn.functional.nll_loss`.
+    """Negative log-likelihood of class-index targets, given log-probabilities.
+
+    See :func:`~nnlite.nn.functional.nll_loss`.
 
     >>> import nnlite
     >>> from nnlite.nn.modules.loss import NLLLoss
@@ -132,12 +136,13 @@ class NLLLoss(_WeightedLoss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Cross entropy of logits against class indices or class probabilities; see :func:`~nnlite.nn.functional.cross_entropy`.
+    """Cross entropy of logits against class indices or class probabilities.
 
     Input (N, C), (N, C, d1, ...) or (C,); target int64 indices (N, d1, ...)
     or probabilities of the input's shape.  ``weight`` (C,) rescales classes,
     ``ignore_index`` drops targets ('mean' divides by the kept targets'
     summed weights), ``label_smoothing`` mixes in the uniform distribution.
+    See :func:`~nnlite.nn.functional.cross_entropy`.
 
     >>> import nnlite
     >>> from nnlite.nn.modules.loss import CrossEntropyLoss
@@ -178,9 +183,10 @@ class BCELoss(_WeightedLoss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross entropy of logits, computed stably; see :func:`~nnlite.nn.functional.binary_cross_entropy_with_logits`.
+    """Binary cross entropy of logits, computed stably (log-sigmoid form).
 
-    ``weight`` and ``pos_weight`` are buffers.
+    ``weight`` and ``pos_weight`` are buffers.  See
+    :func:`~nnlite.nn.functional.binary_cross_entropy_with_logits`.
 
     >>> import nnlite
     >>> from nnlite.nn.modules.loss import BCEWithLogitsLoss
