@@ -448,3 +448,18 @@ def test_unbatched_input_with_a_one_element_target():
     for reduction in REDUCTIONS:  # (PyTorch's backward of this case fails for 'none': forward only)
         check_against_torch(LF.cross_entropy(nnlite.tensor(x), nnlite.tensor([3]), reduction=reduction),
                             torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor([3]), reduction=reduction))
+
+
+def test_non_contiguous_inputs(device):
+    base = RNG.standard_normal((5, 4, 3))
+    x = nnlite.tensor(base, device=device).permute(2, 1, 0)  # (3, 4, 5), not contiguous
+    assert not x.is_contiguous()
+    target = idx(RNG.integers(0, 4, (3, 5)), device)
+    w = t64([1.0, 0.5, 2.0, 1.5], device)
+    expected = LF.cross_entropy(x.contiguous(), target, weight=w, label_smoothing=0.1)
+    numpy.testing.assert_allclose(host(LF.cross_entropy(x, target, weight=w, label_smoothing=0.1)), host(expected),
+                                  rtol=1e-12)
+    y = nnlite.tensor(RNG.uniform(0, 1, (4, 3)), device=device).T
+    numpy.testing.assert_allclose(host(LF.binary_cross_entropy_with_logits(y, y)),
+                                  host(LF.binary_cross_entropy_with_logits(y.contiguous(), y.contiguous())),
+                                  rtol=1e-12)
