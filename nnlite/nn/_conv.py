@@ -11,7 +11,7 @@ from nnlite import _backend
 from nnlite._tensor import Tensor
 from nnlite.autograd.function import Function
 
-__all__ = ["conv1d", "apply", "padding_pair", "same_padding", "single"]
+__all__ = ["conv1d", "apply", "check_scalars", "padding_pair", "same_padding", "single"]
 
 
 def single(value, name):
@@ -102,19 +102,24 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = weight if isinstance(weight, Tensor) else _as_input(weight)
     s = stride if type(stride) is int else single(stride, "stride")[0]
     d = dilation if type(dilation) is int else single(dilation, "dilation")[0]
-    if type(groups) is not int and (isinstance(groups, bool) or not isinstance(groups, numpy.integer)):
-        raise TypeError(f"groups must be an int, but got {groups!r}")
-    if s <= 0:
-        raise RuntimeError("non-positive stride is not supported")
-    if d <= 0:
-        raise RuntimeError("non-positive dilation is not supported")
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
+    check_scalars(s, d, groups)
     ws = w._data.shape
     if len(ws) != 3:
         raise RuntimeError(f"weight should have exactly three dimensions (out_channels, in_channels / groups, "
                            f"kernel_size), but got weight of size {list(ws)}")
     return apply(input, w, bias, s, padding_pair(padding, ws[2], s, d, RuntimeError), d, int(groups))
+
+
+def check_scalars(stride, dilation, groups):
+    """PyTorch's errors for a non-positive stride, dilation or groups (shared with conv_transpose1d)."""
+    if type(groups) is not int and (isinstance(groups, bool) or not isinstance(groups, numpy.integer)):
+        raise TypeError(f"groups must be an int, but got {groups!r}")
+    if stride <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if dilation <= 0:
+        raise RuntimeError("non-positive dilation is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
 
 
 def padding_pair(padding, kernel_size, stride, dilation, error):

@@ -19,7 +19,7 @@ import numpy
 from nnlite import _backend
 from nnlite._tensor import Tensor, as_tensor
 from nnlite.autograd.function import Function
-from nnlite.nn._conv import _dtype_name, _kernels_for, single
+from nnlite.nn._conv import _dtype_name, _kernels_for, check_scalars, single
 
 __all__ = ["conv_transpose1d", "conv_transpose_output_length"]
 
@@ -109,14 +109,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     (p,) = single(padding, "padding")
     (op,) = single(output_padding, "output_padding")
     (d,) = single(dilation, "dilation")
-    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)):
-        raise TypeError(f"groups must be an int, but got {groups!r}")
-    if s <= 0:
-        raise RuntimeError("non-positive stride is not supported")
-    if d <= 0:
-        raise RuntimeError("non-positive dilation is not supported")
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
+    check_scalars(s, d, groups)
     if p < 0:
         raise RuntimeError("negative padding is not supported")
     if op < 0:

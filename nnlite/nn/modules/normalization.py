@@ -12,9 +12,27 @@ from nnlite.nn.parameter import Parameter
 __all__ = ["GroupNorm", "LayerNorm"]
 
 
-def _factory(device, dtype):
-    return dict(dtype=get_default_dtype() if dtype is None else as_dtype(dtype),
-                device=_backend.resolve_device(device))
+def _scale_and_shift(module, shape, affine, bias, device, dtype):
+    """Register the elementwise ``weight`` (ones) and ``bias`` (zeros) of a norm layer, or None for each."""
+    if affine:
+        kw = dict(dtype=get_default_dtype() if dtype is None else as_dtype(dtype),
+                  device=_backend.resolve_device(device))
+        module.weight = Parameter(empty(*shape, **kw))
+        if bias:
+            module.bias = Parameter(empty(*shape, **kw))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    _reset_scale_and_shift(module)
+
+
+def _reset_scale_and_shift(module):
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
 
 
 class GroupNorm(Module):
@@ -35,24 +53,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        kw = _factory(device, dtype)
-        if affine:
-            self.weight = Parameter(empty(num_channels, **kw))
-            if bias:
-                self.bias = Parameter(empty(num_channels, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _scale_and_shift(self, (num_channels,), affine, bias, device, dtype)
 
     def reset_parameters(self):
         """Weight 1, bias 0."""
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_scale_and_shift(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -83,24 +88,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        kw = _factory(device, dtype)
-        if elementwise_affine:
-            self.weight = Parameter(empty(*self.normalized_shape, **kw))
-            if bias:
-                self.bias = Parameter(empty(*self.normalized_shape, **kw))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _scale_and_shift(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def reset_parameters(self):
         """Weight 1, bias 0."""
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_scale_and_shift(self)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
