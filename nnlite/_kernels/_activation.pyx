@@ -3,10 +3,7 @@
 from cython.parallel cimport prange, parallel
 from libc.math cimport erf, exp, M_SQRT1_2, M_2_SQRTPI
 cimport cython
-
-ctypedef fused floating:
-    float
-    double
+from cython cimport floating  # Cython's own fused type: float or double
 
 
 @cython.boundscheck(False)

@@ -11,10 +11,7 @@ the elementwise passes, parallel over the ``N * C`` rows.
 """
 from cython.parallel cimport prange, parallel
 cimport cython
-
-ctypedef fused floating:
-    float
-    double
+from cython cimport floating  # Cython's own fused type: float or double
 
 
 @cython.boundscheck(False)

@@ -15,10 +15,7 @@ from cython.parallel cimport prange, parallel
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 cimport cython
-
-ctypedef fused floating:
-    float
-    double
+from cython cimport floating  # Cython's own fused type: float or double
 
 
 @cython.boundscheck(False)

@@ -9,10 +9,7 @@ bitwise the same whatever the thread count.
 """
 from cython.parallel cimport prange, parallel
 cimport cython
-
-ctypedef fused floating:
-    float
-    double
+from cython cimport floating  # Cython's own fused type: float or double
 
 
 @cython.boundscheck(False)
