@@ -808,7 +808,7 @@ class Tensor:
         o = other._data if isinstance(other, Tensor) else other
         if not isinstance(o, numbers.Number):
             _backend.get_array_module(self._data, o)
-        return Tensor._wrap(op(self._data, o))
+        return _wrap_result(op(self._data, o))
 
     def __eq__(self, other):
         return self._compare(other, numpy.equal if type(self._data) is _np_ndarray else _xp_op("equal", self))
@@ -834,21 +834,21 @@ class Tensor:
     def __invert__(self):
         if self._data.dtype.kind not in "iub":
             raise TypeError("~ (bitwise not) is only defined for integer and bool tensors")
-        return Tensor._wrap(~self._data)
+        return _wrap_result(~self._data)
 
     def __and__(self, other):
-        return Tensor._wrap(self._data & _raw(other))
+        return _wrap_result(self._data & _raw(other))
 
     def __or__(self, other):
-        return Tensor._wrap(self._data | _raw(other))
+        return _wrap_result(self._data | _raw(other))
 
     def all(self, dim=None, keepdim=False):
         """True where all elements (along ``dim``) are non-zero (no gradient)."""
-        return Tensor._wrap(self._data.all(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
+        return _wrap_result(self._data.all(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
         """True where any element (along ``dim``) is non-zero (no gradient)."""
-        return Tensor._wrap(self._data.any(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
+        return _wrap_result(self._data.any(axis=_norm_dims(dim, self._data.ndim), keepdims=keepdim))
 
     def equal(self, other):
         """True when both tensors have the same shape and values."""
@@ -972,6 +972,11 @@ def _rebuild(cls):
 # ---------------------------------------------------------------------------------------------------
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _wrap_result(a):
+    """A Tensor around a result that numpy may have turned into a scalar (0-d operands)."""
+    return Tensor._wrap(numpy.asarray(a) if isinstance(a, numpy.generic) else a)
 
 
 def _xp_op(name, t):

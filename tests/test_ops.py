@@ -125,6 +125,15 @@ def test_pad_values():
         F.pad(nnlite.ones(4), (1, 1), mode="reflect")
 
 
+def test_zero_dim_results_stay_arrays():
+    a, b = nnlite.tensor(1.0), nnlite.tensor(2.0)
+    for r in (a / b, a + b, a * b, a - b, -a, a.exp(), (a * b).sum()):
+        assert isinstance(r.numpy(), numpy.ndarray) and r.shape == ()
+    assert (a / b).numpy().tolist() == 0.5
+    for r in (a < b, a == b, ~(a < b), (a < b) & (a < b), (a < b).all(), (a < b).any()):
+        assert isinstance(r.numpy(), numpy.ndarray) and r.shape == ()
+
+
 def test_int_promotion_follows_pytorch():
     i = nnlite.tensor([1, 2])
     assert (i * 2).dtype == nnlite.int64

@@ -24,6 +24,8 @@ See PyTorch's ``torch.autograd.Function``.
 """
 import itertools
 
+import numpy
+
 from nnlite.autograd import grad_mode
 
 __all__ = ["Function", "BackwardNode", "RemovableHandle"]
@@ -189,6 +191,8 @@ class Function(metaclass=_FunctionMeta):
                         o = Tensor._wrap(o._data, o._vc)
                         break
             elif o is not None:
+                if isinstance(o, numpy.generic):  # numpy turns 0-d results into scalars: keep arrays
+                    o = numpy.asarray(o)
                 o = Tensor._wrap(o)
             wrapped.append(o)
             if nd:
