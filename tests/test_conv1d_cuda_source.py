@@ -6,11 +6,18 @@
   and checks each argument's type against the kernel's C signature parsed from the ``.cu`` file (a
   Python int where the kernel takes ``long long`` is the classic silent CuPy bug); the stand-in also
   runs the cuBLAS (matmul) formulation on numpy, checked against the CPU kernels.
+* Without a GPU, with g++ (C++20): the ``.cu`` kernels themselves, compiled for the host with the CUDA
+  built-ins emulated (one std::thread per CUDA thread, a std::barrier for __syncthreads, blocks one
+  after another), launched through the same stand-in and checked against ``conv1d_cpu``; once more
+  under AddressSanitizer, which catches reads and writes outside any array or shared-memory buffer.
+  This checks the index arithmetic, not the GPU: warps, the memory model, NVRTC's code and speed are
+  only tested by the GPU tests.
 * With a GPU (``gpu`` mark; skipped without CuPy or a GPU, or with NNLITE_TEST_GPU=0): forward and
   the three gradients against ``conv1d_cpu`` on random configurations, N = 0, depthwise with and
   without shared-memory staging, split reductions, and bitwise run-to-run determinism.
 """
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -114,6 +121,7 @@ class _FakeCupy(types.ModuleType):
         super().__init__("fake_cupy")
         self.ndarray = _FakeArray
         self.launches = []
+        self.execute = None  # set by the emulator tests: runs each launch on the CPU
         self.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
             as_strided=lambda a, shape, strides: numpy.lib.stride_tricks.as_strided(a, shape, strides)))
         self.cuda = types.SimpleNamespace(Device=lambda i: _Nothing())
@@ -146,6 +154,10 @@ class _FakeCupy(types.ModuleType):
     def matmul(self, a, b):
         return self._wrap(numpy.matmul(a, b))
 
+    @staticmethod
+    def asnumpy(a):
+        return numpy.asarray(a)
+
     def tensordot(self, a, b, axes):
         return self._wrap(numpy.tensordot(a, b, axes))
 
@@ -162,6 +174,8 @@ class _FakeCupy(types.ModuleType):
         assert block == (conv1d_cuda.THREADS,) and len(grid) == 1 and 1 <= grid[0] < 2 ** 31, (expr, grid)
         assert 0 <= shared_mem <= 48 * 1024
         self.launches.append((expr, grid, args))
+        if self.execute is not None:
+            self.execute(expr, grid, block, args, shared_mem)
 
 
 class _Nothing:
@@ -300,11 +314,181 @@ def test_without_cupy_the_kernels_raise_the_install_hint():
                             None, 1, 1, 1)
 
 
-# -- on a GPU ------------------------------------------------------------------------------------------------
-requires_gpu = pytest.mark.skipif(_gpu_reason() is not None, reason=str(_gpu_reason()))
+# -- shared by the emulated and the GPU checks ---------------------------------------------------------------
 TOL = {"float32": 1e-4, "float64": 1e-10}
 
 
+def _arrays(case, dtype):
+    n, c_in, c_out, lp, k, s, d, g = case
+    rng = numpy.random.default_rng(sum(case) * 7919 + len(dtype))
+    x = rng.standard_normal((n, c_in, lp)).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // g, k)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    gy = rng.standard_normal((n, c_out, max(conv1d_cuda.output_length(lp, k, s, d), 0))).astype(dtype)
+    return x, w, b, gy
+
+
+def _assert_close(cp, got, want, dtype, what):
+    assert isinstance(got, cp.ndarray), what
+    assert got.shape == want.shape and got.dtype == want.dtype, (what, got.shape, got.dtype, want.shape)
+    scale = max(float(numpy.abs(want).max(initial=0.0)), 1.0)
+    numpy.testing.assert_allclose(cp.asnumpy(got), want, rtol=TOL[dtype], atol=TOL[dtype] * scale, err_msg=what)
+
+
+# -- the kernels run on the CPU, CUDA's thread model emulated ------------------------------------------------
+_EMU_PRELUDE = r"""
+#include <barrier>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+struct nnl_dim3 { unsigned int x = 0, y = 0, z = 0; };
+static thread_local nnl_dim3 threadIdx;
+static nnl_dim3 blockIdx, gridDim, blockDim;
+static std::barrier<>* nnl_bar = nullptr;
+static inline void __syncthreads() { nnl_bar->arrive_and_wait(); }
+unsigned char (*nnl_dyn_holder)[] = nullptr;   // dynamic shared memory: exactly shared_mem bytes
+#define nnl_dyn (*nnl_dyn_holder)
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static                       // one block at a time: statics are the block's smem
+#define __align__(n)
+#define __launch_bounds__(n)
+"""
+
+_EMU_LAUNCHER = r"""
+template <typename... A, std::size_t... I>
+static void nnl_call(void (*k)(A...), void** p, std::index_sequence<I...>)
+{
+    k(*static_cast<std::remove_reference_t<A>*>(p[I])...);
+}
+template <typename... A>
+static void nnl_launch(void (*k)(A...), unsigned grid, unsigned block, std::size_t shmem, void** p)
+{
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned b = 0; b < grid; ++b) {
+        blockIdx.x = b;
+        unsigned char* dyn = shmem ? static_cast<unsigned char*>(std::malloc(shmem)) : nullptr;
+        if (dyn) std::memset(dyn, 0xff, shmem);  // garbage, like uninitialised shared memory
+        nnl_dyn_holder = reinterpret_cast<unsigned char (*)[]>(dyn);
+        std::barrier<> bar(block);
+        nnl_bar = &bar;
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < block; ++t)
+            ts.emplace_back([=] { threadIdx.x = t; nnl_call(k, p, std::index_sequence_for<A...>{}); });
+        for (auto& t : ts) t.join();
+        std::free(dyn);
+    }
+}
+"""
+
+
+def _build_emulator(directory, sanitize):
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ is not on PATH")
+    table = "\n".join(f'    if (n == "{e}") {{ nnl_launch(&{e}, grid, block, shmem, p); return 0; }}'
+                      for e in conv1d_cuda.NAME_EXPRESSIONS)
+    src = (_EMU_PRELUDE + conv1d_cuda.SOURCE.read_text().replace("extern __shared__ __align__(16)", "extern") +
+           _EMU_LAUNCHER + 'extern "C" int nnl_emulate(const char* name, unsigned grid, unsigned block, '
+           'unsigned long shmem, void** p)\n{\n    const std::string n(name);\n' + table + "\n    return 1;\n}\n")
+    cpp, lib = directory / "emu.cpp", directory / ("emu_asan.so" if sanitize else "emu.so")
+    cpp.write_text(src)
+    flags = ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"] if sanitize else ["-O2"]
+    proc = subprocess.run([gxx, "-std=c++20", "-pthread", "-shared", "-fPIC", "-Wall", "-Wno-unknown-pragmas",
+                           *flags, "-o", str(lib), str(cpp)], capture_output=True, text=True)
+    if proc.returncode and "barrier" in proc.stderr and "No such file" in proc.stderr:
+        pytest.skip("this g++ has no C++20 <barrier>")
+    assert proc.returncode == 0, proc.stderr
+    return lib
+
+
+def _emulating(fake, lib_path, grid_cap):
+    import ctypes
+    lib = ctypes.CDLL(str(lib_path))
+    lib.nnl_emulate.argtypes = [ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_ulong,
+                                ctypes.POINTER(ctypes.c_void_p)]
+
+    def execute(expr, grid, block, args, shared_mem):
+        cells = [ctypes.c_void_p(a.ctypes.data) if isinstance(a, numpy.ndarray) else
+                 (ctypes.c_int32 if type(a) is numpy.int32 else ctypes.c_int64)(int(a)) for a in args]
+        params = (ctypes.c_void_p * len(cells))(*[ctypes.addressof(c) for c in cells])
+        # the tile kernels loop over their tiles, so a small grid still does all the work (and must give
+        # the same bits); sum_splits has one thread per output and gets its whole grid
+        g = grid[0] if "sum_splits" in expr else min(grid[0], grid_cap)
+        assert lib.nnl_emulate(expr.encode(), g, block[0], shared_mem, params) == 0, expr
+    fake.execute = execute
+
+
+EMU_CASES = [c for c in LAUNCH_CASES if c[0] and c[0] * c[3] < 100000] + [
+    (8, 3, 5, 1100, 3, 1, 1, 1), (9, 2, 2, 1000, 3, 1, 1, 2),  # split reductions (8 and 2 chunks; 4 depthwise)
+    (3, 32, 52, 304, 7, 2, 2, 1), (2, 24, 48, 123, 6, 3, 2, 4), (1, 140, 8, 173, 1, 3, 2, 4),
+    (2, 4, 4, 2000, 11, 3, 2, 4), (2, 8, 16, 100, 3, 1, 1, 8), (1, 72, 72, 236, 6, 3, 1, 4)]
+
+
+@pytest.fixture(scope="module")
+def emulator_lib(tmp_path_factory):
+    return _build_emulator(tmp_path_factory.mktemp("conv1d_emu"), os.environ.get("NNLITE_EMU_ASAN") == "1")
+
+
+@pytest.mark.parametrize("case", EMU_CASES, ids=lambda c: "n{}-ci{}-co{}-L{}-k{}-s{}-d{}-g{}".format(*c))
+def test_emulated_kernels_match_cpu(fake_cupy, emulator_lib, monkeypatch, case):
+    monkeypatch.setattr(conv1d_cuda, "matmul", "never")
+    n, c_in, c_out, lp, k, s, d, g = case
+    results = {}
+    for cap in (1, 3):
+        fake_cupy.launches.clear()
+        _emulating(fake_cupy, emulator_lib, cap)
+        for dtype in ("float32", "float64"):
+            x, w, b, gy = _arrays(case, dtype)
+            fx, fw, fb, fgy = (fake_cupy._wrap(a) for a in (x, w, b, gy))
+            got = {"forward": conv1d_cuda.forward(fx, fw, fb, s, d, g),
+                   "forward without bias": conv1d_cuda.forward(fx, fw, None, s, d, g),
+                   "grad_input": conv1d_cuda.grad_input(fgy, fw, x.shape, s, d, g),
+                   "grad_weight": conv1d_cuda.grad_weight(fx, fgy, w.shape, s, d, g),
+                   "grad_bias": conv1d_cuda.grad_bias(fgy)}
+            want = {"forward": conv1d_cpu.forward(x, w, b, s, d, g),
+                    "forward without bias": conv1d_cpu.forward(x, w, None, s, d, g),
+                    "grad_input": conv1d_cpu.grad_input(gy, w, x.shape, s, d, g),
+                    "grad_weight": conv1d_cpu.grad_weight(x, gy, w.shape, s, d, g),
+                    "grad_bias": conv1d_cpu.grad_bias(gy)}
+            for what in got:
+                _assert_close(fake_cupy, got[what], want[what], dtype, what)
+            results[cap, dtype] = got
+    for dtype in ("float32", "float64"):  # the grid size changes nothing, to the bit
+        for what, a in results[1, dtype].items():
+            assert numpy.array_equal(a, results[3, dtype][what]), what
+
+
+def test_emulated_kernels_under_address_sanitizer():
+    """The emulated test again in a process with ASan preloaded: no access outside any buffer."""
+    if os.environ.get("NNLITE_EMU_ASAN") == "1":
+        pytest.skip("already the sanitized run")
+    gcc = shutil.which("gcc")
+    asan = gcc and subprocess.run([gcc, "-print-file-name=libasan.so"], capture_output=True,
+                                  text=True).stdout.strip()
+    if not asan or not os.path.isabs(asan):
+        pytest.skip("libasan is not available")
+    env = dict(os.environ, NNLITE_EMU_ASAN="1", LD_PRELOAD=asan, ASAN_OPTIONS="detect_leaks=0")
+    cases = ["n2-ci4-co6-L20-k3-s1-d1-g1", "n3-ci8-co40-L33-k2-s2-d3-g1", "n4-ci6-co6-L50-k7-s1-d2-g6",
+             "n1-ci3-co3-L15000-k2-s1-d14000-g3", "n2-ci24-co48-L123-k6-s3-d2-g4"]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+                           "-k", " or ".join(f"test_emulated_kernels_match_cpu and {c}" for c in cases)],
+                          capture_output=True, text=True, env=env, cwd=os.path.dirname(__file__))
+    out = proc.stdout + proc.stderr
+    if "passed" not in out and "skipped" in out:
+        pytest.skip("the sanitized run skipped: " + out[-300:])
+    assert proc.returncode == 0 and "AddressSanitizer" not in out, out[-4000:]
+    assert f"{len(cases)} passed" in out, out[-2000:]
+
+
+# -- on a GPU ------------------------------------------------------------------------------------------------
+requires_gpu = pytest.mark.skipif(_gpu_reason() is not None, reason=str(_gpu_reason()))
 def _random_configs(count, seed=0):
     rng = numpy.random.default_rng(seed)
     out = []
@@ -326,23 +510,6 @@ GPU_CASES = _random_configs(24) + [c for c in LAUNCH_CASES if c[0]] + [
     (2, 128, 128, 600, 9, 1, 1, 1),      # "wide": the matmul rule's side
     (1, 2, 3, 70000, 3, 1, 1, 1),        # many forward tiles, split reductions
 ]
-
-
-def _arrays(case, dtype):
-    n, c_in, c_out, lp, k, s, d, g = case
-    rng = numpy.random.default_rng(sum(case) * 7919 + len(dtype))
-    x = rng.standard_normal((n, c_in, lp)).astype(dtype)
-    w = rng.standard_normal((c_out, c_in // g, k)).astype(dtype)
-    b = rng.standard_normal(c_out).astype(dtype)
-    gy = rng.standard_normal((n, c_out, max(conv1d_cuda.output_length(lp, k, s, d), 0))).astype(dtype)
-    return x, w, b, gy
-
-
-def _assert_close(cp, got, want, dtype, what):
-    assert isinstance(got, cp.ndarray), what
-    assert got.shape == want.shape and got.dtype == want.dtype, (what, got.shape, got.dtype, want.shape)
-    scale = max(float(numpy.abs(want).max(initial=0.0)), 1.0)
-    numpy.testing.assert_allclose(cp.asnumpy(got), want, rtol=TOL[dtype], atol=TOL[dtype] * scale, err_msg=what)
 
 
 @pytest.mark.gpu
