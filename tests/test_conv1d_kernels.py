@@ -154,6 +154,10 @@ SPECIAL = {
     "strided3": (2, 6, 10, 203, 5, 3, 2, 2),
     "short": (3, 3, 10, 5, 3, 1, 2, 1),
     "l_out_1": (2, 4, 4, 9, 3, 4, 4, 1),
+    # strided grad input in several GI_CHUNK passes, odd lengths, phases without taps
+    "strided_long": (2, 10, 12, 1203, 5, 2, 1, 1),
+    "strided3_long": (2, 9, 10, 1501, 4, 3, 2, 1),
+    "stride_gt_k": (2, 9, 10, 1000, 1, 4, 1, 1),
 }
 
 
@@ -168,6 +172,26 @@ def test_special_shapes(name, dtype, variant, restore_variant):
     if n == 0:
         assert y.shape == (0, c_out, C.output_length(lp, k, s, d))
         assert not gw.any() and not gb.any()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 8, 12, 301, 3, 1, 1, 1), (2, 4, 8, 500, 5, 2, 1, 2),
+                                   (2, 6, 6, 77, 3, 1, 2, 6), (0, 2, 4, 9, 3, 1, 1, 1),
+                                   (2, 3, 5, 2, 3, 1, 1, 1)])
+def test_grad_weight_with_bias(shape, dtype, variant, restore_variant):
+    """grad_weight(..., with_bias=True) returns grad_bias's result, bitwise."""
+    C.set_variant(variant)
+    n, c_in, c_out, lp, k, s, d, g = shape
+    rng = np.random.default_rng(2)
+    x, w, _ = make(rng, n, c_in, c_out, lp, k, g, dtype)
+    gy = rng.standard_normal((n, c_out, max(C.output_length(lp, k, s, d), 0))).astype(dtype)
+    gw, gb = C.grad_weight(x, gy, w.shape, s, d, g, with_bias=True)
+    assert gw.tobytes() == C.grad_weight(x, gy, w.shape, s, d, g).tobytes()
+    assert gb.tobytes() == C.grad_bias(gy).tobytes()
+    _, gwr, gbr = ref_grads(x, w, gy, s, d, g)
+    np.testing.assert_allclose(gw, gwr, **tol(dtype, gy.shape[0] * gy.shape[2]))
+    np.testing.assert_allclose(gb, gbr, **tol(dtype, gy.shape[0] * gy.shape[2]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -42,6 +42,12 @@ cdef extern from *:
        accumulators (measured 8x slower); the tiles are already register-blocked. */
     #pragma GCC optimize("no-loop-unroll-and-jam")
     #endif
+    #if defined(__GNUC__)
+    /* `cdef inline` is always inlined: the grad-weight tiles only vectorise (lanes along
+       l, accumulators in registers) once inlined into their caller's loop. */
+    #undef CYTHON_INLINE
+    #define CYTHON_INLINE inline __attribute__((always_inline))
+    #endif
     #if defined(__AVX512F__)
     #define NNL_VB 64   /* vector bytes */
     #define NNL_MR 8    /* forward/grad-input tile rows (channels) */
@@ -397,6 +403,69 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
         free(init)
 
 
+DEF GI_CHUNK = 256       # phase columns per pass of the strided grad input (task-local buffer)
+
+
+cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_ssize_t nsb,
+                   const floating* gsrc, floating[:, :, ::1] gx,
+                   const Py_ssize_t* off, const Py_ssize_t* sh, const Py_ssize_t* nk,
+                   const Py_ssize_t* kstart, const Py_ssize_t* lqp, const Py_ssize_t* ia,
+                   const Py_ssize_t* ib, const floating* wpack, const floating* zeros,
+                   Py_ssize_t Cin, Py_ssize_t Cout, Py_ssize_t Cig, Py_ssize_t Cog,
+                   Py_ssize_t Lout, Py_ssize_t Lp, Py_ssize_t Lq, Py_ssize_t s, Py_ssize_t G,
+                   Py_ssize_t ncb) noexcept nogil:
+    """Grad input, tile path: phase columns [c0, c1) of every channel block of (n, g).
+    Stride 1 writes gx directly.  Otherwise, GI_CHUNK phase columns at a time, each
+    phase p is correlated into a small task-local buffer (L1), which is then interleaved
+    into the gx rows (i = q*s + p): no full-size scratch, no second pass over gx."""
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
+    cdef Py_ssize_t c0 = sb * lb, c1 = Lq if sb == nsb - 1 else sb * lb + lb
+    cdef Py_ssize_t cap = GI_CHUNK + nr, cb, gb, ci, p, Rp, mvalid, q0, q1, qe, m, q, i
+    cdef const floating* gg = gsrc + (n * Cout + g * Cog) * Lout
+    cdef const floating* wp
+    cdef floating* buf
+    cdef floating* row
+    cdef floating* lb_row
+    if s == 1:
+        for cb in range(ncb):
+            gb = g * ncb + cb
+            _cols(&gx[n, g * Cig + cb * NNL_MR, 0], Lp, min(NNL_MR, Cig - cb * NNL_MR), gg,
+                  off, sh, Lout, wpack + gb * Cog * nk[0] * NNL_MR, Cog * nk[0], zeros,
+                  c0, min(c1, lqp[0]), ia[0], ib[0], False)
+        return
+    buf = <floating*>malloc(NNL_MR * s * cap * sizeof(floating))
+    for cb in range(ncb):
+        gb = g * ncb + cb
+        ci = g * Cig + cb * NNL_MR
+        mvalid = min(NNL_MR, Cig - cb * NNL_MR)
+        q0 = c0
+        while q0 < c1:
+            q1 = c1 if c1 - q0 < GI_CHUNK + nr else q0 + GI_CHUNK
+            for p in range(s):
+                qe = min(q1, lqp[p])
+                if qe <= q0:
+                    continue
+                Rp = Cog * nk[p]
+                wp = wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR
+                _cols(buf + p * cap - q0, s * cap, mvalid, gg, off + Cog * kstart[p],
+                      sh + Cog * kstart[p], Lout, wp, Rp, zeros, q0, qe, ia[p], ib[p], False)
+            for m in range(mvalid):
+                row = &gx[n, ci + m, 0]
+                lb_row = buf + m * s * cap - q0
+                if s == 2 and 2 * q1 <= Lp:
+                    for q in range(q0, q1):
+                        row[2 * q] = lb_row[q]
+                        row[2 * q + 1] = lb_row[cap + q]
+                else:
+                    for q in range(q0, q1):
+                        for p in range(s):
+                            i = q * s + p
+                            if i < Lp:
+                                row[i] = lb_row[p * cap + q]
+            q0 = q1
+    free(buf)
+
+
 # ---------------------------------------------------------------- grad input
 
 @cython.boundscheck(False)
@@ -465,7 +534,7 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                     off[Cog * kstart[p] + co * nk[p] + i] = co * Lout - e
                     sh[Cog * kstart[p] + co * nk[p] + i] = e
         gsrc = &gy[0, 0, 0]
-        if s > 1:
+        if s > 1 and use_row:
             gxs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
         if use_row:
             # wpack[(p, c_in), (c_out, tap)]
@@ -511,33 +580,14 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                                     w[g * Cog + co, ci, taps[kstart[p] + i]] if ci < Cig else 0
             lb = _superblock(Cog, (K - 1) * d // s, 1, Lq, sizeof(floating), nr)
             nsb = max(1, Lq // lb)
-            tasks = N * s * G * nsb
+            tasks = N * G * nsb
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
-                    n = t // (s * G * nsb)
-                    p = (t // (G * nsb)) % s
-                    g = (t // nsb) % G
-                    sb = t % nsb
-                    c0 = sb * lb
-                    c1 = Lq if sb == nsb - 1 else c0 + lb
-                    c1 = min(c1, lqp[p])
-                    Rp = Cog * nk[p]
-                    for cb in range(ncb):
-                        gb = g * ncb + cb
-                        ci = g * Cig + cb * NNL_MR
-                        if s == 1:
-                            dst = &gx[n, ci, 0]
-                            po = Lp
-                        else:
-                            dst = gxs + ((n * Cin + ci) * s + p) * Lq
-                            po = s * Lq
-                        _cols(dst, po, min(NNL_MR, Cig - cb * NNL_MR),
-                              gsrc + (n * Cout + g * Cog) * Lout,
-                              off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
-                              wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR, Rp,
-                              zeros, c0, c1, ia[p], ib[p], False)
-        if s > 1:
+                    _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
+                             off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
+                             Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb)
+        if s > 1 and use_row:
             nt = _nt(num_threads, N * Cin, N * Cin * Lp)
             with nogil, parallel(num_threads=nt):
                 for row in prange(N * Cin, schedule="static"):
@@ -602,38 +652,63 @@ DEF GW_SUPER = 16        # grad-weight tiles per task along (c_in, k)
 
 
 
-cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb,
-                   const floating[:, :, ::1] gy, floating[:, :, ::1] gw,
-                   const floating* src_base, const Py_ssize_t* off,
-                   Py_ssize_t N, Py_ssize_t Cin, Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t K,
-                   Py_ssize_t R, Py_ssize_t rowlen, Py_ssize_t gm, Py_ssize_t gc,
-                   Py_ssize_t nct) noexcept nogil:
+DEF GB_LANES = 16        # bias-gradient lanes (double accumulators) per row
+
+
+cdef inline void _gb_rows(double* acc, const floating* gp, Py_ssize_t rows, Py_ssize_t Lout,
+                          Py_ssize_t l0, Py_ssize_t l1) noexcept nogil:
+    """acc[m, 0:GB_LANES] += gy row m over [l0, l1) (l1 - l0 a multiple of GB_LANES),
+    lane j taking the columns l = j (mod GB_LANES): a fixed order, vectorised."""
+    cdef Py_ssize_t m, l, j
+    cdef const floating* r
+    for m in range(rows):
+        r = gp + m * Lout
+        for l in range(l0, l1, GB_LANES):
+            for j in range(GB_LANES):
+                acc[m * (GB_LANES + 1) + j] += r[l + j]
+
+
+cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t n0, Py_ssize_t n1,
+                   const floating* gyp, floating* gwp, floating* gbp,
+                   const floating* src_base, Py_ssize_t nstride, const Py_ssize_t* off,
+                   Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig, Py_ssize_t Cog,
+                   Py_ssize_t K, Py_ssize_t R, Py_ssize_t rowlen, Py_ssize_t Lout,
+                   Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct,
+                   floating* lanes, floating* tail, double* gbl,
+                   bint first, bint last) noexcept nogil:
     """One task of grad_weight: output channels [cb*gm, cb*gm + gm) of group g, column
-    tiles [sb*GW_SUPER, ...) of (c_in, k); sums over n, then l, in a fixed order."""
-    cdef Py_ssize_t Lout = gy.shape[2]
+    tiles [sb*GW_SUPER, ...) of (c_in, k), samples [n0, n1); sums over n, then l, in a
+    fixed order.  `lanes`, `tail` (and `gbl`, the bias gradient's lanes, for the tasks
+    with sb == 0 when gbp != NULL) hold the partial sums between calls: zeroed when
+    `first`, reduced into gw (and gb) when `last`.  Sample n's x rows start at
+    src_base + n*nstride (nstride 0: one sample's phase-split copy)."""
     cdef Py_ssize_t vl = NNL_VB // sizeof(floating)
     cdef Py_ssize_t nvec = Lout // vl, ltail = nvec * vl
     cdef Py_ssize_t tile_lanes = gm * gc * vl
     cdef Py_ssize_t tb = sb * GW_SUPER, te = min(tb + GW_SUPER, nct)
     cdef Py_ssize_t mvalid = min(gm, Cog - cb * gm)
-    cdef Py_ssize_t n, l0, nv, tt, m, c, col, j, l
+    cdef Py_ssize_t n, l0, nv, tt, m, c, col, j, l, gbe = (Lout // GB_LANES) * GB_LANES
     cdef Py_ssize_t roff[NNL_GM]
     cdef Py_ssize_t xoff[NNL_GC1]
-    cdef floating lanes[GW_SUPER * NNL_ACC_GWMAX]
-    cdef floating tail[GW_SUPER * NNL_GC1 * NNL_GM]
+    cdef bint bias = gbp != NULL and sb == 0
     cdef const floating* gb
     cdef const floating* xb
     cdef floating a
-    for j in range((te - tb) * tile_lanes):
-        lanes[j] = 0
-    for j in range((te - tb) * gm * gc):
-        tail[j] = 0
+    cdef double da
+    if first:
+        for j in range((te - tb) * tile_lanes):
+            lanes[j] = 0
+        for j in range((te - tb) * gm * gc):
+            tail[j] = 0
+        if bias:
+            for j in range(NNL_GM * (GB_LANES + 1)):
+                gbl[j] = 0
     # rows past the block's end repeat its last row; their sums are dropped
     for m in range(gm):
         roff[m] = min(m, mvalid - 1) * Lout
-    for n in range(N):
-        gb = &gy[n, g * Cog + cb * gm, 0]
-        xb = src_base + (n * Cin + g * Cig) * rowlen
+    for n in range(n0, n1):
+        gb = gyp + (n * Cout + g * Cog + cb * gm) * Lout
+        xb = src_base + n * nstride + g * Cig * rowlen
         l0 = 0
         while l0 < nvec:
             nv = min(GW_CHUNK // vl, nvec - l0)
@@ -644,6 +719,8 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb,
                     _gw_tile1(lanes + (tt - tb) * tile_lanes, gb + l0 * vl, xb, xoff, nv)
                 else:
                     _gw_tile(lanes + (tt - tb) * tile_lanes, gb + l0 * vl, roff, xb, xoff, nv)
+            if bias:
+                _gb_rows(gbl, gb, mvalid, Lout, min(l0 * vl, gbe), min((l0 + nv) * vl, gbe))
             l0 += nv
         for tt in range(tb, te):
             for m in range(mvalid):
@@ -653,6 +730,15 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb,
                     for l in range(ltail, Lout):
                         a = a + gb[roff[m] + l] * xb[off[col] + l]
                     tail[((tt - tb) * gm + m) * gc + c] = a
+        if bias:
+            _gb_rows(gbl, gb, mvalid, Lout, min(nvec * vl, gbe), gbe)
+            for m in range(mvalid):
+                da = gbl[m * (GB_LANES + 1) + GB_LANES]
+                for l in range(gbe, Lout):
+                    da = da + gb[m * Lout + l]
+                gbl[m * (GB_LANES + 1) + GB_LANES] = da
+    if not last:
+        return
     for tt in range(tb, te):
         for m in range(mvalid):
             for c in range(gc):
@@ -662,7 +748,27 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb,
                     for j in range(vl):
                         a = a + lanes[(tt - tb) * tile_lanes + (m * gc + c) * vl + j]
                     a = a + tail[((tt - tb) * gm + m) * gc + c]
-                    gw[g * Cog + cb * gm + m, col // K, col % K] = a
+                    gwp[(g * Cog + cb * gm + m) * R + col] = a
+    if bias:
+        for m in range(mvalid):
+            da = 0
+            for j in range(GB_LANES + 1):
+                da = da + gbl[m * (GB_LANES + 1) + j]
+            gbp[g * Cog + cb * gm + m] = <floating>da
+
+
+cdef void _gw_task_local(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t N,
+                         const floating* gyp, floating* gwp, floating* gbp,
+                         const floating* src_base, Py_ssize_t nstride, const Py_ssize_t* off,
+                         Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig, Py_ssize_t Cog,
+                         Py_ssize_t K, Py_ssize_t R, Py_ssize_t rowlen, Py_ssize_t Lout,
+                         Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct) noexcept nogil:
+    """_gw_task over all samples at once, partial sums on the stack."""
+    cdef floating lanes[GW_SUPER * NNL_ACC_GWMAX]
+    cdef floating tail[GW_SUPER * NNL_GC1 * NNL_GM]
+    cdef double gbl[NNL_GM * (GB_LANES + 1)]
+    _gw_task(g, cb, sb, 0, N, gyp, gwp, gbp, src_base, nstride, off, Cout, Cin, Cig, Cog,
+             K, R, rowlen, Lout, gm, gc, nct, lanes, tail, gbl, True, True)
 
 
 @cython.boundscheck(False)
@@ -670,8 +776,14 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb,
 def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
                 const floating[:, :, ::1] gy,   # IN  (N, C_out, L_out)
                 floating[:, :, ::1] gw,         # OUT (C_out, C_in/groups, K), overwritten
-                int stride, int dilation, int groups, int num_threads):
-    """gw[o, c, k] = sum_{n, l} gy[n, o, l] * x[n, g*C_in/groups + c, l*stride + k*dilation]."""
+                int stride, int dilation, int groups, int num_threads,
+                floating[::1] gbias=None):      # OUT (C_out,) or None: also the bias gradient
+    """gw[o, c, k] = sum_{n, l} gy[n, o, l] * x[n, g*C_in/groups + c, l*stride + k*dilation]
+    (and gbias[o] = sum_{n, l} gy[n, o, l] in the same pass over gy).
+
+    Stride > 1: sample by sample, the threads first split x[n] into its stride phases
+    (a buffer of one sample, shared), then every task adds sample n to its partial sums,
+    which live in a per-task buffer between samples."""
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], Lp = x.shape[2]
     cdef Py_ssize_t Cout = gw.shape[0], Cig = gw.shape[1], K = gw.shape[2]
     cdef Py_ssize_t Lout = gy.shape[2], s = stride, d = dilation, G = groups
@@ -682,37 +794,122 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
     cdef Py_ssize_t ncb = (Cog + gm - 1) // gm, nct = (R + gc - 1) // gc
     cdef Py_ssize_t nsb = (nct + GW_SUPER - 1) // GW_SUPER
     cdef Py_ssize_t tasks = G * ncb * nsb
-    cdef Py_ssize_t t, ci, k, co
+    cdef Py_ssize_t t, ci, k, co, n, row, p, q, i
+    cdef Py_ssize_t lsz = GW_SUPER * NNL_ACC_GWMAX, tsz = GW_SUPER * NNL_GC1 * NNL_GM
+    cdef Py_ssize_t gsz = NNL_GM * (GB_LANES + 1)
     cdef Py_ssize_t* off = NULL
     cdef floating* xs = NULL
-    cdef const floating* src_base
+    cdef floating* st_lanes = NULL
+    cdef floating* st_tail = NULL
+    cdef double* st_gb = NULL
+    cdef floating* gbp = NULL
+    cdef const floating* xr
+    cdef floating* xo
     cdef int nt
-    if Cout == 0 or R == 0:
+    if gbias is not None:
+        if gbias.shape[0] != Cout:
+            raise ValueError("grad_weight: gbias must have C_out elements")
+        if Cout:
+            gbp = &gbias[0]
+    if Cout == 0:
         return
     if N == 0 or Lout <= 0:
         with nogil:
             for co in range(Cout):
+                if gbp != NULL:
+                    gbp[co] = 0
                 for ci in range(Cig):
                     for k in range(K):
                         gw[co, ci, k] = 0
         return
+    if R == 0:
+        return
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
-        src_base = &x[0, 0, 0]
         if s > 1:
-            xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
-            with nogil:
-                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin, N * Cin * Lp))
-            src_base = xs
         for ci in range(Cig):
             for k in range(K):
                 off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
         nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
+        if s == 1:
+            if nt == 1:
+                with nogil:
+                    for t in range(tasks):
+                        _gw_task_local(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, N,
+                                       &gy[0, 0, 0], &gw[0, 0, 0], gbp, &x[0, 0, 0], Cin * Lp,
+                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for t in prange(tasks, schedule="static"):
+                        _gw_task_local(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, N,
+                                       &gy[0, 0, 0], &gw[0, 0, 0], gbp, &x[0, 0, 0], Cin * Lp,
+                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct)
+            return
+        xs = <floating*>_alloc(Cin * s * Lq, sizeof(floating))
+        st_lanes = <floating*>_alloc(tasks * lsz, sizeof(floating))
+        st_tail = <floating*>_alloc(tasks * tsz, sizeof(floating))
+        st_gb = <double*>_alloc(tasks * gsz, sizeof(double))
         with nogil, parallel(num_threads=nt):
-            for t in prange(tasks, schedule="static"):
-                _gw_task(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, gy, gw, src_base, off,
-                         N, Cin, Cig, Cog, K, R, rowlen, gm, gc, nct)
+            for n in range(N):
+                for row in prange(Cin, schedule="static"):
+                    xr = &x[n, row, 0]
+                    xo = xs + row * s * Lq
+                    for p in range(s):
+                        for q in range(Lq):
+                            i = q * s + p
+                            xo[p * Lq + q] = xr[i] if i < Lp else 0
+                for t in prange(tasks, schedule="static"):
+                    _gw_task(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, n, n + 1,
+                             &gy[0, 0, 0], &gw[0, 0, 0], gbp, xs, 0, off,
+                             Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct,
+                             st_lanes + t * lsz, st_tail + t * tsz, st_gb + t * gsz,
+                             n == 0, n == N - 1)
     finally:
         free(off)
         free(xs)
+        free(st_lanes)
+        free(st_tail)
+        free(st_gb)
+
+
+# ---------------------------------------------------------------- grad bias
+
+cdef void _gb_channel(const floating* gyp, floating* gbp, Py_ssize_t co, Py_ssize_t N,
+                      Py_ssize_t Cout, Py_ssize_t Lout, Py_ssize_t gbe) noexcept nogil:
+    cdef double acc[GB_LANES + 1]
+    cdef double da
+    cdef Py_ssize_t n, l, j
+    for j in range(GB_LANES + 1):
+        acc[j] = 0
+    for n in range(N):
+        _gb_rows(acc, gyp + (n * Cout + co) * Lout, 1, Lout, 0, gbe)
+        da = acc[GB_LANES]
+        for l in range(gbe, Lout):
+            da = da + gyp[(n * Cout + co) * Lout + l]
+        acc[GB_LANES] = da
+    da = 0
+    for j in range(GB_LANES + 1):
+        da = da + acc[j]
+    gbp[co] = <floating>da
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def grad_bias(const floating[:, :, ::1] gy,   # IN  (N, C_out, L_out)
+              floating[::1] gb,               # OUT (C_out,)
+              int num_threads):
+    """gb[o] = sum_{n, l} gy[n, o, l]: GB_LANES double lanes per channel, then a fixed-order
+    horizontal sum; the same order as grad_weight's fused bias gradient (bitwise equal)."""
+    cdef Py_ssize_t N = gy.shape[0], Cout = gy.shape[1], Lout = gy.shape[2]
+    cdef Py_ssize_t gbe = (Lout // GB_LANES) * GB_LANES, co
+    cdef int nt = _nt(num_threads, Cout, N * Cout * Lout // 4)
+    if Cout == 0:
+        return
+    if N == 0 or Lout == 0:
+        for co in range(Cout):
+            gb[co] = 0
+        return
+    with nogil, parallel(num_threads=nt):
+        for co in prange(Cout, schedule="static"):
+            _gb_channel(&gy[0, 0, 0], &gb[0], co, N, Cout, Lout, gbe)

@@ -48,7 +48,6 @@ import os
 
 import numpy as np
 
-from nnlite._kernels import _reduce
 from nnlite._threads import get_num_threads
 
 __all__ = ["VARIANT", "VARIANTS", "forward", "grad_input", "grad_weight", "grad_bias",
@@ -109,14 +108,15 @@ def _specialised(fused):
 
 def set_variant(name):
     """Switch the kernel variant used by this module (for tests and benchmarks)."""
-    global VARIANT, _k, _FWD, _GI, _GW
+    global VARIANT, _k, _FWD, _GI, _GW, _GB
     _k = _load(name)
-    _FWD, _GI, _GW = (_specialised(f) for f in (_k.forward, _k.grad_input, _k.grad_weight))
+    _FWD, _GI, _GW, _GB = (_specialised(f) for f in (_k.forward, _k.grad_input, _k.grad_weight,
+                                                     _k.grad_bias))
     VARIANT = name
 
 
 VARIANT = None
-_k = _FWD = _GI = _GW = None
+_k = _FWD = _GI = _GW = _GB = None
 set_variant(os.environ.get("NNLITE_KERNEL_VARIANT") or _best_variant(_cpu_features()))
 
 
@@ -169,24 +169,28 @@ def grad_input(gy, w, x_shape, stride, dilation, groups):
     return gx
 
 
-def grad_weight(x, gy, w_shape, stride, dilation, groups):
-    """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``."""
+def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False):
+    """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``.
+
+    With ``with_bias=True`` returns ``(grad_weight, grad_bias)``: the bias gradient is
+    summed in the same pass over ``gy`` (bitwise equal to :func:`grad_bias`)."""
     x = _c(x)
     gy = _c(gy)
     fn = _kernel(_GW, x.dtype, gy)
     gw = np.empty(w_shape, dtype=x.dtype)
+    gb = np.empty(w_shape[0], dtype=x.dtype) if with_bias else None
     if gw.size:
-        fn(x, gy, gw, stride, dilation, groups, get_num_threads())
-    return gw
+        fn(x, gy, gw, stride, dilation, groups, get_num_threads(), gb)
+    elif with_bias:
+        gb = grad_bias(gy)
+    return (gw, gb) if with_bias else gw
 
 
 def grad_bias(gy):
-    """Gradient of :func:`forward` with respect to the bias: ``gy`` summed over N and L."""
+    """Gradient of :func:`forward` with respect to the bias: ``gy`` summed over N and L
+    (per channel, in a fixed order: bitwise the same for any thread count)."""
     gy = _c(gy)
     gb = np.empty(gy.shape[1], dtype=gy.dtype)
-    if gy.shape[0] == 0 or gy.shape[2] == 0:
-        gb[...] = 0
-    elif gb.size:
-        # one thread for small arrays: waking a second costs more than the sum
-        _reduce.sum_batch_length(gy, gb, 1 if gy.size < 65536 else get_num_threads())
+    if gb.size:
+        _kernel(_GB, gy.dtype)(gy, gb, get_num_threads())
     return gb
