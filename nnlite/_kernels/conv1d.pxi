@@ -244,8 +244,8 @@ cdef void _deinterleave(const floating* x, floating* xs, Py_ssize_t rows, Py_ssi
     cdef Py_ssize_t row, p, q, i
     cdef const floating* xr
     cdef floating* xo
-    with parallel(num_threads=nt):
-        for row in prange(rows, schedule="static"):
+    if nt == 1:  # no OpenMP region: starting one costs ~1 us
+        for row in range(rows):
             xr = x + row * length
             xo = xs + row * s * lq
             for p in range(s):
@@ -255,6 +255,18 @@ cdef void _deinterleave(const floating* x, floating* xs, Py_ssize_t rows, Py_ssi
                         xo[p * lq + q] = xr[i]
                     else:
                         xo[p * lq + q] = 0
+    else:
+        with parallel(num_threads=nt):
+            for row in prange(rows, schedule="static"):
+                xr = x + row * length
+                xo = xs + row * s * lq
+                for p in range(s):
+                    for q in range(lq):
+                        i = q * s + p
+                        if i < length:
+                            xo[p * lq + q] = xr[i]
+                        else:
+                            xo[p * lq + q] = 0
 
 
 cdef inline int _nt(int num_threads, Py_ssize_t tasks, Py_ssize_t work) noexcept nogil:
@@ -361,14 +373,24 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
         if Cog <= ROW_MAX:
             tasks = N * Cout
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
-            with nogil, parallel(num_threads=nt):
-                for t in prange(tasks, schedule="static"):
-                    n = t // Cout
-                    co = t % Cout
-                    g = co // Cog
-                    _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
-                          off, NULL, 0, &w[co, 0, 0], R,
-                          &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
+                with nogil:
+                    for t in range(tasks):
+                        n = t // Cout
+                        co = t % Cout
+                        g = co // Cog
+                        _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
+                              off, NULL, 0, &w[co, 0, 0], R,
+                              &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for t in prange(tasks, schedule="static"):
+                        n = t // Cout
+                        co = t % Cout
+                        g = co // Cog
+                        _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
+                              off, NULL, 0, &w[co, 0, 0], R,
+                              &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
         else:
             ncb = (Cog + NNL_MR - 1) // NNL_MR
             wpack = <floating*>_alloc(G * ncb * R * NNL_MR, sizeof(floating))
@@ -386,16 +408,28 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
             nsb = max(1, Lout // lb)
             tasks = N * G * nsb
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
-            with nogil, parallel(num_threads=nt):
-                for t in prange(tasks, schedule="static"):
-                    n = t // (G * nsb)
-                    g = (t // nsb) % G
-                    sb = t % nsb
-                    c0 = sb * lb
-                    c1 = Lout if sb == nsb - 1 else c0 + lb
-                    _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
-                              s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
-                              c0, c1)
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
+                with nogil:
+                    for t in range(tasks):
+                        n = t // (G * nsb)
+                        g = (t // nsb) % G
+                        sb = t % nsb
+                        c0 = sb * lb
+                        c1 = Lout if sb == nsb - 1 else c0 + lb
+                        _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                                  s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
+                                  c0, c1)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for t in prange(tasks, schedule="static"):
+                        n = t // (G * nsb)
+                        g = (t // nsb) % G
+                        sb = t % nsb
+                        c0 = sb * lb
+                        c1 = Lout if sb == nsb - 1 else c0 + lb
+                        _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                                  s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
+                                  c0, c1)
     finally:
         free(off)
         free(xs)
@@ -548,21 +582,38 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                                 w[g * Cog + co, ci % Cig, taps[kstart[p] + i]]
             tasks = N * s * Cin
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
-            with nogil, parallel(num_threads=nt):
-                for t in prange(tasks, schedule="static"):
-                    n = t // (s * Cin)
-                    p = (t // Cin) % s
-                    ci = t % Cin
-                    g = ci // Cig
-                    Rp = Cog * nk[p]
-                    if s == 1:
-                        dst = &gx[n, ci, 0]
-                    else:
-                        dst = gxs + ((n * Cin + ci) * s + p) * Lq
-                    _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
-                          off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
-                          wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
-                          0, lqp[p], ia[p], ib[p], True)
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
+                with nogil:
+                    for t in range(tasks):
+                        n = t // (s * Cin)
+                        p = (t // Cin) % s
+                        ci = t % Cin
+                        g = ci // Cig
+                        Rp = Cog * nk[p]
+                        if s == 1:
+                            dst = &gx[n, ci, 0]
+                        else:
+                            dst = gxs + ((n * Cin + ci) * s + p) * Lq
+                        _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
+                              off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
+                              wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
+                              0, lqp[p], ia[p], ib[p], True)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for t in prange(tasks, schedule="static"):
+                        n = t // (s * Cin)
+                        p = (t // Cin) % s
+                        ci = t % Cin
+                        g = ci // Cig
+                        Rp = Cog * nk[p]
+                        if s == 1:
+                            dst = &gx[n, ci, 0]
+                        else:
+                            dst = gxs + ((n * Cin + ci) * s + p) * Lq
+                        _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
+                              off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
+                              wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
+                              0, lqp[p], ia[p], ib[p], True)
         else:
             ncb = (Cig + NNL_MR - 1) // NNL_MR
             # wpack[p][(g, cb)][(c_out, tap), m]
@@ -582,19 +633,34 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
             nsb = max(1, Lq // lb)
             tasks = N * G * nsb
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
-            with nogil, parallel(num_threads=nt):
-                for t in prange(tasks, schedule="static"):
-                    _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
-                             off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
-                             Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb)
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
+                with nogil:
+                    for t in range(tasks):
+                        _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
+                                 off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
+                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb)
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for t in prange(tasks, schedule="static"):
+                        _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
+                                 off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
+                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb)
         if s > 1 and use_row:
             nt = _nt(num_threads, N * Cin, N * Cin * Lp)
-            with nogil, parallel(num_threads=nt):
-                for row in prange(N * Cin, schedule="static"):
-                    dst = &gx[0, 0, 0] + row * Lp
-                    for p in range(s):
-                        for q in range(lqp[p]):
-                            dst[q * s + p] = gxs[(row * s + p) * Lq + q]
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
+                with nogil:
+                    for row in range(N * Cin):
+                        dst = &gx[0, 0, 0] + row * Lp
+                        for p in range(s):
+                            for q in range(lqp[p]):
+                                dst[q * s + p] = gxs[(row * s + p) * Lq + q]
+            else:
+                with nogil, parallel(num_threads=nt):
+                    for row in prange(N * Cin, schedule="static"):
+                        dst = &gx[0, 0, 0] + row * Lp
+                        for p in range(s):
+                            for q in range(lqp[p]):
+                                dst[q * s + p] = gxs[(row * s + p) * Lq + q]
     finally:
         free(off)
         free(sh)
@@ -649,6 +715,7 @@ cdef inline void _gw_tile1(floating* lanes, const floating* gp0, const floating*
 
 DEF GW_CHUNK = 512       # columns of l per pass, keeps gy and x rows in L1/L2
 DEF GW_SUPER = 16        # grad-weight tiles per task along (c_in, k)
+DEF GW_CB = 8            # at most this many channel blocks per grad-weight task
 
 
 
@@ -668,7 +735,8 @@ cdef inline void _gb_rows(double* acc, const floating* gp, Py_ssize_t rows, Py_s
                 acc[m * (GB_LANES + 1) + j] += r[l + j]
 
 
-cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t n0, Py_ssize_t n1,
+cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb0, Py_ssize_t cb1, Py_ssize_t sb,
+                   Py_ssize_t tps, Py_ssize_t n0, Py_ssize_t n1,
                    const floating* gyp, floating* gwp, floating* gbp,
                    const floating* src_base, Py_ssize_t nstride, const Py_ssize_t* off,
                    Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig, Py_ssize_t Cog,
@@ -676,18 +744,22 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t n0, Py
                    Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct,
                    floating* lanes, floating* tail, double* gbl,
                    bint first, bint last) noexcept nogil:
-    """One task of grad_weight: output channels [cb*gm, cb*gm + gm) of group g, column
-    tiles [sb*GW_SUPER, ...) of (c_in, k), samples [n0, n1); sums over n, then l, in a
-    fixed order.  `lanes`, `tail` (and `gbl`, the bias gradient's lanes, for the tasks
-    with sb == 0 when gbp != NULL) hold the partial sums between calls: zeroed when
-    `first`, reduced into gw (and gb) when `last`.  Sample n's x rows start at
-    src_base + n*nstride (nstride 0: one sample's phase-split copy)."""
+    """One task of grad_weight: the channel blocks cb in [cb0, cb1) (output channels
+    [cb*gm, cb*gm + gm) of group g) x the column tiles [sb*tps, ...) of (c_in, k),
+    samples [n0, n1).  Per sample and GW_CHUNK columns of l, every block of the task
+    runs over the same x rows while they are in L1/L2 (a task with one block streams
+    all of x per block).  Each gw element is summed over n, then l-chunks, then lanes,
+    in a fixed order that does not depend on how blocks are grouped into tasks.
+    `lanes`, `tail` (and `gbl`, the bias gradient's lanes, for the tasks with sb == 0
+    when gbp != NULL) hold the partial sums between calls: zeroed when `first`, reduced
+    into gw (and gb) when `last`.  Sample n's x rows start at src_base + n*nstride
+    (nstride 0: one sample's phase-split copy)."""
     cdef Py_ssize_t vl = NNL_VB // sizeof(floating)
     cdef Py_ssize_t nvec = Lout // vl, ltail = nvec * vl
     cdef Py_ssize_t tile_lanes = gm * gc * vl
-    cdef Py_ssize_t tb = sb * GW_SUPER, te = min(tb + GW_SUPER, nct)
-    cdef Py_ssize_t mvalid = min(gm, Cog - cb * gm)
-    cdef Py_ssize_t n, l0, nv, tt, m, c, col, j, l, gbe = (Lout // GB_LANES) * GB_LANES
+    cdef Py_ssize_t tb = sb * tps, te = min(tb + tps, nct), nts = te - tb
+    cdef Py_ssize_t n, l0, nv, tt, m, c, col, j, l, cb, mvalid, lo, to, bo
+    cdef Py_ssize_t gbe = (Lout // GB_LANES) * GB_LANES, ncbt = cb1 - cb0
     cdef Py_ssize_t roff[NNL_GM]
     cdef Py_ssize_t xoff[NNL_GC1]
     cdef bint bias = gbp != NULL and sb == 0
@@ -696,79 +768,134 @@ cdef void _gw_task(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t n0, Py
     cdef floating a
     cdef double da
     if first:
-        for j in range((te - tb) * tile_lanes):
+        for j in range(ncbt * nts * tile_lanes):
             lanes[j] = 0
-        for j in range((te - tb) * gm * gc):
+        for j in range(ncbt * nts * gm * gc):
             tail[j] = 0
         if bias:
-            for j in range(NNL_GM * (GB_LANES + 1)):
+            for j in range(ncbt * NNL_GM * (GB_LANES + 1)):
                 gbl[j] = 0
-    # rows past the block's end repeat its last row; their sums are dropped
-    for m in range(gm):
-        roff[m] = min(m, mvalid - 1) * Lout
     for n in range(n0, n1):
-        gb = gyp + (n * Cout + g * Cog + cb * gm) * Lout
         xb = src_base + n * nstride + g * Cig * rowlen
         l0 = 0
         while l0 < nvec:
             nv = min(GW_CHUNK // vl, nvec - l0)
-            for tt in range(tb, te):
-                for c in range(gc):
-                    xoff[c] = off[min(tt * gc + c, R - 1)] + l0 * vl
-                if gm == 1:
-                    _gw_tile1(lanes + (tt - tb) * tile_lanes, gb + l0 * vl, xb, xoff, nv)
-                else:
-                    _gw_tile(lanes + (tt - tb) * tile_lanes, gb + l0 * vl, roff, xb, xoff, nv)
-            if bias:
-                _gb_rows(gbl, gb, mvalid, Lout, min(l0 * vl, gbe), min((l0 + nv) * vl, gbe))
+            for cb in range(cb0, cb1):
+                mvalid = min(gm, Cog - cb * gm)
+                # rows past the block's end repeat its last row; their sums are dropped
+                for m in range(gm):
+                    roff[m] = min(m, mvalid - 1) * Lout
+                gb = gyp + (n * Cout + g * Cog + cb * gm) * Lout
+                lo = (cb - cb0) * nts * tile_lanes
+                for tt in range(tb, te):
+                    for c in range(gc):
+                        xoff[c] = off[min(tt * gc + c, R - 1)] + l0 * vl
+                    if gm == 1:
+                        _gw_tile1(lanes + lo + (tt - tb) * tile_lanes, gb + l0 * vl, xb, xoff, nv)
+                    else:
+                        _gw_tile(lanes + lo + (tt - tb) * tile_lanes, gb + l0 * vl, roff, xb,
+                                 xoff, nv)
+                if bias:
+                    _gb_rows(gbl + (cb - cb0) * NNL_GM * (GB_LANES + 1), gb, mvalid, Lout,
+                             min(l0 * vl, gbe), min((l0 + nv) * vl, gbe))
             l0 += nv
+        for cb in range(cb0, cb1):
+            mvalid = min(gm, Cog - cb * gm)
+            gb = gyp + (n * Cout + g * Cog + cb * gm) * Lout
+            to = (cb - cb0) * nts * gm * gc
+            if ltail < Lout:
+                for tt in range(tb, te):
+                    for m in range(mvalid):
+                        for c in range(gc):
+                            col = min(tt * gc + c, R - 1)
+                            a = tail[to + ((tt - tb) * gm + m) * gc + c]
+                            for l in range(ltail, Lout):
+                                a = a + gb[m * Lout + l] * xb[off[col] + l]
+                            tail[to + ((tt - tb) * gm + m) * gc + c] = a
+            if bias:
+                bo = (cb - cb0) * NNL_GM * (GB_LANES + 1)
+                _gb_rows(gbl + bo, gb, mvalid, Lout, min(nvec * vl, gbe), gbe)
+                for m in range(mvalid):
+                    da = gbl[bo + m * (GB_LANES + 1) + GB_LANES]
+                    for l in range(gbe, Lout):
+                        da = da + gb[m * Lout + l]
+                    gbl[bo + m * (GB_LANES + 1) + GB_LANES] = da
+    if not last:
+        return
+    for cb in range(cb0, cb1):
+        mvalid = min(gm, Cog - cb * gm)
+        lo = (cb - cb0) * nts * tile_lanes
+        to = (cb - cb0) * nts * gm * gc
         for tt in range(tb, te):
             for m in range(mvalid):
                 for c in range(gc):
-                    col = min(tt * gc + c, R - 1)
-                    a = tail[((tt - tb) * gm + m) * gc + c]
-                    for l in range(ltail, Lout):
-                        a = a + gb[roff[m] + l] * xb[off[col] + l]
-                    tail[((tt - tb) * gm + m) * gc + c] = a
+                    col = tt * gc + c
+                    if col < R:
+                        a = 0
+                        for j in range(vl):
+                            a = a + lanes[lo + (tt - tb) * tile_lanes + (m * gc + c) * vl + j]
+                        a = a + tail[to + ((tt - tb) * gm + m) * gc + c]
+                        gwp[(g * Cog + cb * gm + m) * R + col] = a
         if bias:
-            _gb_rows(gbl, gb, mvalid, Lout, min(nvec * vl, gbe), gbe)
+            bo = (cb - cb0) * NNL_GM * (GB_LANES + 1)
             for m in range(mvalid):
-                da = gbl[m * (GB_LANES + 1) + GB_LANES]
-                for l in range(gbe, Lout):
-                    da = da + gb[m * Lout + l]
-                gbl[m * (GB_LANES + 1) + GB_LANES] = da
-    if not last:
-        return
-    for tt in range(tb, te):
-        for m in range(mvalid):
-            for c in range(gc):
-                col = tt * gc + c
-                if col < R:
-                    a = 0
-                    for j in range(vl):
-                        a = a + lanes[(tt - tb) * tile_lanes + (m * gc + c) * vl + j]
-                    a = a + tail[((tt - tb) * gm + m) * gc + c]
-                    gwp[(g * Cog + cb * gm + m) * R + col] = a
-    if bias:
-        for m in range(mvalid):
-            da = 0
-            for j in range(GB_LANES + 1):
-                da = da + gbl[m * (GB_LANES + 1) + j]
-            gbp[g * Cog + cb * gm + m] = <floating>da
+                da = 0
+                for j in range(GB_LANES + 1):
+                    da = da + gbl[bo + m * (GB_LANES + 1) + j]
+                gbp[g * Cog + cb * gm + m] = <floating>da
 
 
-cdef void _gw_task_local(Py_ssize_t g, Py_ssize_t cb, Py_ssize_t sb, Py_ssize_t N,
-                         const floating* gyp, floating* gwp, floating* gbp,
+cdef void _gw_task_local(Py_ssize_t g, Py_ssize_t cb0, Py_ssize_t cb1, Py_ssize_t sb,
+                         Py_ssize_t N, const floating* gyp, floating* gwp, floating* gbp,
                          const floating* src_base, Py_ssize_t nstride, const Py_ssize_t* off,
                          Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig, Py_ssize_t Cog,
                          Py_ssize_t K, Py_ssize_t R, Py_ssize_t rowlen, Py_ssize_t Lout,
+                         Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct,
+                         Py_ssize_t lsz, Py_ssize_t tsz, Py_ssize_t gsz) noexcept nogil:
+    """_gw_task over all samples at once, partial sums in a task-local buffer."""
+    cdef floating* lanes = <floating*>malloc((lsz + tsz) * sizeof(floating) + gsz * sizeof(double))
+    _gw_task(g, cb0, cb1, sb, GW_SUPER, 0, N, gyp, gwp, gbp, src_base, nstride, off, Cout, Cin, Cig,
+             Cog, K, R, rowlen, Lout, gm, gc, nct, lanes, lanes + lsz,
+             <double*>(lanes + lsz + tsz), True, True)
+    free(lanes)
+
+
+cdef void _gw_task_split(Py_ssize_t g, Py_ssize_t sb, Py_ssize_t tps, Py_ssize_t ncb,
+                         Py_ssize_t N, const floating* xp, Py_ssize_t Lp, Py_ssize_t s,
+                         Py_ssize_t Lq, const floating* gyp, floating* gwp, floating* gbp,
+                         const Py_ssize_t* off, Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig,
+                         Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t R, Py_ssize_t Lout,
                          Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct) noexcept nogil:
-    """_gw_task over all samples at once, partial sums on the stack."""
-    cdef floating lanes[GW_SUPER * NNL_ACC_GWMAX]
-    cdef floating tail[GW_SUPER * NNL_GC1 * NNL_GM]
-    cdef double gbl[NNL_GM * (GB_LANES + 1)]
-    _gw_task(g, cb, sb, 0, N, gyp, gwp, gbp, src_base, nstride, off, Cout, Cin, Cig, Cog,
-             K, R, rowlen, Lout, gm, gc, nct, lanes, tail, gbl, True, True)
+    """Stride > 1: every channel block of group g x the column tiles [sb*tps, ...).  Sample
+    by sample, the task splits the x rows its columns read into their stride phases
+    (a task-local buffer, like the forward), then adds the sample to its partial sums."""
+    cdef Py_ssize_t tb = sb * tps, te = min(tb + tps, nct), nts = te - tb
+    cdef Py_ssize_t ci0 = (tb * gc) // K, ci1 = (min(te * gc, R) - 1) // K + 1
+    cdef Py_ssize_t lsz = ncb * nts * gm * gc * (NNL_VB // sizeof(floating))
+    cdef Py_ssize_t tsz = ncb * nts * gm * gc, gsz = ncb * NNL_GM * (GB_LANES + 1)
+    cdef Py_ssize_t rowlen = s * Lq, n, ci, p, q, i
+    cdef floating* lanes = <floating*>malloc((lsz + tsz + (ci1 - ci0) * rowlen) * sizeof(floating)
+                                             + gsz * sizeof(double) + 64)
+    cdef double* gbl = <double*>(lanes + lsz + tsz)
+    cdef floating* buf = <floating*>(gbl + gsz)
+    cdef const floating* xr
+    cdef floating* bo
+    for n in range(N):
+        for ci in range(ci0, ci1):
+            xr = xp + (n * Cin + g * Cig + ci) * Lp
+            for p in range(s):
+                bo = buf + (ci - ci0) * rowlen + p * Lq
+                if s == 2 and 2 * Lq <= Lp:
+                    for q in range(Lq):
+                        bo[q] = xr[2 * q + p]
+                else:
+                    for q in range(Lq):
+                        i = q * s + p
+                        bo[q] = xr[i] if i < Lp else 0
+        _gw_task(g, 0, ncb, sb, tps, n, n + 1, gyp, gwp, gbp,
+                 buf - (g * Cig + ci0) * rowlen, 0, off, Cout, Cin, Cig, Cog, K, R, rowlen,
+                 Lout, gm, gc, nct, lanes, lanes + lsz, gbl, n == 0, n == N - 1)
+    free(lanes)
 
 
 @cython.boundscheck(False)
@@ -781,9 +908,8 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
     """gw[o, c, k] = sum_{n, l} gy[n, o, l] * x[n, g*C_in/groups + c, l*stride + k*dilation]
     (and gbias[o] = sum_{n, l} gy[n, o, l] in the same pass over gy).
 
-    Stride > 1: sample by sample, the threads first split x[n] into its stride phases
-    (a buffer of one sample, shared), then every task adds sample n to its partial sums,
-    which live in a per-task buffer between samples."""
+    Stride > 1: each task splits the x rows it reads into their stride phases, sample by
+    sample, in a task-local buffer (no full-size copy of x, no barriers)."""
     cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], Lp = x.shape[2]
     cdef Py_ssize_t Cout = gw.shape[0], Cig = gw.shape[1], K = gw.shape[2]
     cdef Py_ssize_t Lout = gy.shape[2], s = stride, d = dilation, G = groups
@@ -793,18 +919,16 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
     cdef Py_ssize_t gc = NNL_GC if Cog > 1 else NNL_GC1
     cdef Py_ssize_t ncb = (Cog + gm - 1) // gm, nct = (R + gc - 1) // gc
     cdef Py_ssize_t nsb = (nct + GW_SUPER - 1) // GW_SUPER
-    cdef Py_ssize_t tasks = G * ncb * nsb
-    cdef Py_ssize_t t, ci, k, co, n, row, p, q, i
-    cdef Py_ssize_t lsz = GW_SUPER * NNL_ACC_GWMAX, tsz = GW_SUPER * NNL_GC1 * NNL_GM
-    cdef Py_ssize_t gsz = NNL_GM * (GB_LANES + 1)
+    # channel blocks per task: as many as keep ~8 tasks per thread (x rows reused across
+    # the blocks of a task); the grouping changes no result, only the traffic
+    cdef Py_ssize_t cbt = max(1, min(GW_CB, (G * ncb * nsb) // (8 * max(num_threads, 1))))
+    cdef Py_ssize_t ncg = (ncb + cbt - 1) // cbt
+    cdef Py_ssize_t tasks = G * ncg * nsb
+    cdef Py_ssize_t t, ci, k, co, tps
+    cdef Py_ssize_t lsz = cbt * GW_SUPER * NNL_ACC_GWMAX, tsz = cbt * GW_SUPER * NNL_GC1 * NNL_GM
+    cdef Py_ssize_t gsz = cbt * NNL_GM * (GB_LANES + 1)
     cdef Py_ssize_t* off = NULL
-    cdef floating* xs = NULL
-    cdef floating* st_lanes = NULL
-    cdef floating* st_tail = NULL
-    cdef double* st_gb = NULL
     cdef floating* gbp = NULL
-    cdef const floating* xr
-    cdef floating* xo
     cdef int nt
     if gbias is not None:
         if gbias.shape[0] != Cout:
@@ -833,44 +957,43 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
                 off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
         nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
         if s == 1:
-            if nt == 1:
+            if nt == 1:  # no OpenMP region: starting one costs ~1 us
                 with nogil:
                     for t in range(tasks):
-                        _gw_task_local(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, N,
+                        _gw_task_local(t // (ncg * nsb), ((t // nsb) % ncg) * cbt,
+                                       min(ncb, ((t // nsb) % ncg + 1) * cbt), t % nsb, N,
                                        &gy[0, 0, 0], &gw[0, 0, 0], gbp, &x[0, 0, 0], Cin * Lp,
-                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct)
+                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct,
+                                       lsz, tsz, gsz)
             else:
                 with nogil, parallel(num_threads=nt):
                     for t in prange(tasks, schedule="static"):
-                        _gw_task_local(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, N,
+                        _gw_task_local(t // (ncg * nsb), ((t // nsb) % ncg) * cbt,
+                                       min(ncb, ((t // nsb) % ncg + 1) * cbt), t % nsb, N,
                                        &gy[0, 0, 0], &gw[0, 0, 0], gbp, &x[0, 0, 0], Cin * Lp,
-                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct)
+                                       off, Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct,
+                                       lsz, tsz, gsz)
             return
-        xs = <floating*>_alloc(Cin * s * Lq, sizeof(floating))
-        st_lanes = <floating*>_alloc(tasks * lsz, sizeof(floating))
-        st_tail = <floating*>_alloc(tasks * tsz, sizeof(floating))
-        st_gb = <double*>_alloc(tasks * gsz, sizeof(double))
-        with nogil, parallel(num_threads=nt):
-            for n in range(N):
-                for row in prange(Cin, schedule="static"):
-                    xr = &x[n, row, 0]
-                    xo = xs + row * s * Lq
-                    for p in range(s):
-                        for q in range(Lq):
-                            i = q * s + p
-                            xo[p * Lq + q] = xr[i] if i < Lp else 0
+        # every channel block in each task (x split once per task and sample); the
+        # column tiles cut into about 4 tasks per thread
+        tps = max(1, (nct + 4 * num_threads - 1) // (4 * max(num_threads, 1)))
+        nsb = (nct + tps - 1) // tps
+        tasks = G * nsb
+        nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
+        if nt == 1:  # no OpenMP region: starting one costs ~1 us
+            with nogil:
+                for t in range(tasks):
+                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], Lp, s, Lq,
+                                   &gy[0, 0, 0], &gw[0, 0, 0], gbp, off, Cout, Cin, Cig, Cog,
+                                   K, R, Lout, gm, gc, nct)
+        else:
+            with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
-                    _gw_task(t // (ncb * nsb), (t // nsb) % ncb, t % nsb, n, n + 1,
-                             &gy[0, 0, 0], &gw[0, 0, 0], gbp, xs, 0, off,
-                             Cout, Cin, Cig, Cog, K, R, rowlen, Lout, gm, gc, nct,
-                             st_lanes + t * lsz, st_tail + t * tsz, st_gb + t * gsz,
-                             n == 0, n == N - 1)
+                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], Lp, s, Lq,
+                                   &gy[0, 0, 0], &gw[0, 0, 0], gbp, off, Cout, Cin, Cig, Cog,
+                                   K, R, Lout, gm, gc, nct)
     finally:
         free(off)
-        free(xs)
-        free(st_lanes)
-        free(st_tail)
-        free(st_gb)
 
 
 # ---------------------------------------------------------------- grad bias
@@ -910,6 +1033,11 @@ def grad_bias(const floating[:, :, ::1] gy,   # IN  (N, C_out, L_out)
         for co in range(Cout):
             gb[co] = 0
         return
-    with nogil, parallel(num_threads=nt):
-        for co in prange(Cout, schedule="static"):
-            _gb_channel(&gy[0, 0, 0], &gb[0], co, N, Cout, Lout, gbe)
+    if nt == 1:  # no OpenMP region: starting one costs ~1 us
+        with nogil:
+            for co in range(Cout):
+                _gb_channel(&gy[0, 0, 0], &gb[0], co, N, Cout, Lout, gbe)
+    else:
+        with nogil, parallel(num_threads=nt):
+            for co in prange(Cout, schedule="static"):
+                _gb_channel(&gy[0, 0, 0], &gb[0], co, N, Cout, Lout, gbe)
