@@ -1184,9 +1184,9 @@ def sum_to_shape(g, shape):
     if (g.ndim == 3 and type(g) is _np_ndarray and g.dtype.kind == "f" and g.dtype.itemsize >= 4
             and shape[-2:] == (g.shape[1], 1) and all(s == 1 for s in shape[:-2])):
         from nnlite._kernels import _reduce
-        from nnlite._threads import get_num_threads
+        from nnlite._threads import threads_for
         out = numpy.empty(g.shape[1], g.dtype)
-        _reduce.sum_batch_length(numpy.ascontiguousarray(g), out, get_num_threads())
+        _reduce.sum_batch_length(numpy.ascontiguousarray(g), out, threads_for(g.size))
         return out.reshape(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     for i, s in enumerate(shape):

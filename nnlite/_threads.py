@@ -37,3 +37,13 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"Expected a positive number of threads, but got {n}")
     _openmp.set_max_threads(n)
+
+
+# An OpenMP region costs a few microseconds on a quiet machine and up to a scheduler time slice on a busy
+# one; a pass over fewer elements than this runs on one thread (PyTorch's intra-op grain is 32768).
+GRAIN = 1 << 16
+
+
+def threads_for(work):
+    """Threads for one kernel pass over ``work`` elements: 1 below :data:`GRAIN`, else :func:`get_num_threads`."""
+    return 1 if work < GRAIN else _openmp.max_threads()

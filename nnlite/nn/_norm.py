@@ -32,10 +32,10 @@ def _stats(xp, x3):
     c = x3.shape[1]
     if xp is numpy:
         from nnlite._kernels import _norm1d
-        from nnlite._threads import get_num_threads
+        from nnlite._threads import threads_for
         mean = numpy.empty(c, x3.dtype)
         var = numpy.empty(c, x3.dtype)
-        _norm1d.stats(x3, mean, var, get_num_threads())
+        _norm1d.stats(x3, mean, var, threads_for(x3.size))
         return mean, var
     mean = x3.mean(axis=(0, 2))
     d = x3 - mean[None, :, None]
@@ -86,10 +86,10 @@ class BatchNorm1dFunction(Function):
         scale, shift = _c(xp, scale.astype(dt, copy=False)), _c(xp, shift.astype(dt, copy=False))
         if xp is numpy:
             from nnlite._kernels import _norm1d
-            from nnlite._threads import get_num_threads
+            from nnlite._threads import threads_for
             y = numpy.empty_like(x3)
             if y.size:
-                _norm1d.affine(x3, scale, shift, y, get_num_threads())
+                _norm1d.affine(x3, scale, shift, y, threads_for(x3.size))
         else:
             y = x3 * scale[None, :, None] + shift[None, :, None]
         if any(ctx.needs_input_grad[:3]):
@@ -106,8 +106,8 @@ class BatchNorm1dFunction(Function):
         needs = ctx.needs_input_grad
         if xp is numpy:
             from nnlite._kernels import _norm1d
-            from nnlite._threads import get_num_threads
-            nt = get_num_threads()
+            from nnlite._threads import threads_for
+            nt = threads_for(x3.size)
             sum_dy = numpy.empty(c, x3.dtype)
             sum_dy_xmu = numpy.empty(c, x3.dtype)
             _norm1d.backward_reduce(gy, x3, mean, sum_dy, sum_dy_xmu, nt)

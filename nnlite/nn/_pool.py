@@ -102,11 +102,11 @@ class MaxPool1dFunction(Function):
         x2 = _rows(xa)
         if xp is numpy:
             from nnlite._kernels import _pool1d
-            from nnlite._threads import get_num_threads
+            from nnlite._threads import threads_for
             y = numpy.empty((n * c, out), xa.dtype)
             idx = numpy.empty((n * c, out), numpy.int64)
             if y.size:
-                _pool1d.max_forward(x2, y, idx, kernel, stride, padding, dilation, get_num_threads())
+                _pool1d.max_forward(x2, y, idx, kernel, stride, padding, dilation, threads_for(x2.size))
         else:
             y, idx = _max_forward_xp(xp, x2, out, kernel, stride, padding, dilation)
         ctx.shape = xa.shape
@@ -122,10 +122,10 @@ class MaxPool1dFunction(Function):
         g2 = xp.ascontiguousarray(gy).reshape(n * c, -1)
         if xp is numpy:
             from nnlite._kernels import _pool1d
-            from nnlite._threads import get_num_threads
+            from nnlite._threads import threads_for
             gx = numpy.empty((n * c, length), gy.dtype)
             if gx.size:
-                _pool1d.max_backward(g2, ctx.idx, gx, get_num_threads())
+                _pool1d.max_backward(g2, ctx.idx, gx, threads_for(gx.size))
         else:
             gx = xp.zeros((n * c, length), gy.dtype)
             inside = ctx.idx < length  # a window with no tap inside the input sends its gradient nowhere
@@ -213,10 +213,10 @@ class AvgPool1dFunction(Function):
         x2 = _rows(xa)
         if xp is numpy:
             from nnlite._kernels import _pool1d
-            from nnlite._threads import get_num_threads
+            from nnlite._threads import threads_for
             y = numpy.empty((n * c, out), xa.dtype)
             if y.size:
-                _pool1d.avg_forward(x2, y, kernel, stride, padding, bool(count_include_pad), get_num_threads())
+                _pool1d.avg_forward(x2, y, kernel, stride, padding, bool(count_include_pad), threads_for(x2.size))
         else:
             pos, weight = _avg_taps(xp, xa.dtype, length, out, kernel, stride, padding, count_include_pad)
             y = (x2[:, pos] * weight[None]).sum(axis=2)
@@ -230,10 +230,10 @@ class AvgPool1dFunction(Function):
         g2 = xp.ascontiguousarray(gy).reshape(n * c, out)
         if xp is numpy:
             from nnlite._kernels import _pool1d
-            from nnlite._threads import get_num_threads
+            from nnlite._threads import threads_for
             gx = numpy.empty((n * c, length), gy.dtype)
             if gx.size:
-                _pool1d.avg_backward(g2, gx, kernel, stride, padding, bool(count_include_pad), get_num_threads())
+                _pool1d.avg_backward(g2, gx, kernel, stride, padding, bool(count_include_pad), threads_for(gx.size))
         else:
             pos, weight = _avg_taps(xp, gy.dtype, length, out, kernel, stride, padding, count_include_pad)
             gx = xp.zeros((n * c, length), gy.dtype)

@@ -186,14 +186,14 @@ class _Gelu(_Function):
 def _gelu_cpu(a, g):
     """GELU (``g is None``) or its gradient times ``g`` on numpy arrays, through the Cython kernel."""
     from nnlite._kernels import _activation
-    from nnlite._threads import get_num_threads
+    from nnlite._threads import threads_for
     dt = a.dtype if a.dtype in (_numpy.float32, _numpy.float64) else _numpy.dtype(_numpy.float32)
     x = _numpy.ascontiguousarray(a, dtype=dt).reshape(-1)
     out = _numpy.empty_like(x)
     if g is None:
-        _activation.gelu_forward(x, out, get_num_threads())
+        _activation.gelu_forward(x, out, threads_for(x.size))
     else:
-        _activation.gelu_backward(x, _numpy.ascontiguousarray(g, dtype=dt).reshape(-1), out, get_num_threads())
+        _activation.gelu_backward(x, _numpy.ascontiguousarray(g, dtype=dt).reshape(-1), out, threads_for(x.size))
     return out.reshape(a.shape).astype(a.dtype, copy=False)
 
 
