@@ -194,6 +194,40 @@ def test_grad_weight_with_bias(shape, dtype, variant, restore_variant):
     np.testing.assert_allclose(gb, gbr, **tol(dtype, gy.shape[0] * gy.shape[2]))
 
 
+PAD_SHAPES = [
+    # (N, C_in, C_out, L, K, stride, dilation, groups, pad_left, pad_right)
+    (2, 5, 12, 300, 3, 1, 1, 1, 1, 1),       # tile path: edge and interior tasks
+    (2, 16, 16, 2000, 9, 1, 1, 1, 4, 4),     # several superblocks
+    (2, 8, 16, 1001, 5, 2, 1, 1, 2, 3),      # strided tile path
+    (3, 6, 6, 257, 7, 1, 2, 6, 6, 6),        # depthwise (single-row kernel)
+    (2, 1, 16, 100, 7, 1, 1, 1, 3, 0),       # C_in == 1
+    (2, 4, 2, 90, 3, 3, 2, 1, 0, 5),         # single-row kernel, strided
+    (1, 3, 9, 2, 3, 1, 3, 1, 4, 4),          # padding longer than the input
+    (2, 3, 9, 0, 3, 1, 1, 1, 2, 1),          # empty input, padding only
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", PAD_SHAPES)
+def test_forward_padding_in_kernel(shape, dtype, variant, restore_variant):
+    """forward(..., pad=(l, r)) is bitwise forward() of the zero-padded input."""
+    C.set_variant(variant)
+    n, c_in, c_out, length, k, s, d, g, pl, pr = shape
+    x, w, b = make(np.random.default_rng(4), n, c_in, c_out, length, k, g, dtype)
+    xp = np.pad(x, ((0, 0), (0, 0), (pl, pr)))
+    y = C.forward(x, w, b, s, d, g, pad=(pl, pr))
+    yp = C.forward(xp, w, b, s, d, g)
+    assert y.shape == yp.shape and y.tobytes() == yp.tobytes()
+    np.testing.assert_allclose(y, ref_forward(xp, w, b, s, d, g), **tol(dtype, w.shape[1] * k))
+    old = get_num_threads()
+    try:
+        set_num_threads(1)
+        assert C.forward(x, w, b, s, d, g, pad=(pl, pr)).tobytes() == y.tobytes()
+    finally:
+        set_num_threads(old)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_non_contiguous_inputs(dtype):
     rng = np.random.default_rng(3)

@@ -238,10 +238,31 @@ cdef Py_ssize_t _superblock(Py_ssize_t rows, Py_ssize_t span, Py_ssize_t step,
 
 # ---------------------------------------------------------------- helpers
 
+cdef inline void _split_row(const floating* xr, floating* xo, Py_ssize_t L, Py_ssize_t pl,
+                            Py_ssize_t s, Py_ssize_t lq) noexcept nogil:
+    cdef Py_ssize_t p, q, i
+    for p in range(s):
+        for q in range(lq):
+            i = q * s + p - pl
+            xo[p * lq + q] = xr[i] if 0 <= i < L else 0
+
+
 cdef void _deinterleave(const floating* x, floating* xs, Py_ssize_t rows, Py_ssize_t length,
-                        Py_ssize_t s, Py_ssize_t lq, int nt) noexcept nogil:
-    """xs[row, p, q] = x[row, q*s + p] (0 past the end): strided taps become contiguous."""
+                        Py_ssize_t s, Py_ssize_t lq, int nt, Py_ssize_t pl=0,
+                        Py_ssize_t L=-1) noexcept nogil:
+    """xs[row, p, q] = x[row, q*s + p] (0 past the end): strided taps become contiguous.
+    With L >= 0, x's rows hold L elements and the row split is the zero-padded one,
+    x[row, q*s + p - pl] (0 outside [0, L))."""
     cdef Py_ssize_t row, p, q, i
+    if L >= 0:
+        if nt == 1:
+            for row in range(rows):
+                _split_row(x + row * L, xs + row * s * lq, L, pl, s, lq)
+        else:
+            with parallel(num_threads=nt):
+                for row in prange(rows, schedule="static"):
+                    _split_row(x + row * L, xs + row * s * lq, L, pl, s, lq)
+        return
     cdef const floating* xr
     cdef floating* xo
     if nt == 1:  # no OpenMP region: starting one costs ~1 us
@@ -284,40 +305,51 @@ cdef void* _alloc(Py_ssize_t n, size_t itemsize) except NULL:
     return p
 
 
-cdef void _fwd_task(const floating* xg, Py_ssize_t Lp, floating* og, Py_ssize_t Lout,
+cdef void _fwd_task(const floating* xg, Py_ssize_t L, Py_ssize_t pl, Py_ssize_t Lp,
+                    floating* og, Py_ssize_t Lout,
                     Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t s, Py_ssize_t d,
                     const Py_ssize_t* off, const floating* wpack, const floating* init,
                     Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    """Output columns [c0, c1) of every channel block of one (sample, group).  With
-    stride > 1 the input slice is first split into stride phases in a task-local buffer
-    (about L2_SLICE bytes), so that the taps read contiguous memory."""
+    """Output columns [c0, c1) of every channel block of one (sample, group).  xg's rows
+    hold L elements; the convolution reads the zero-padded row of Lp elements whose
+    element i is xg[i - pl].  With stride > 1, or where the columns read the padding
+    (edge tasks), the input slice is first copied into a task-local buffer (about
+    L2_SLICE bytes): split into stride phases, zeros around, so that the taps read
+    contiguous memory; otherwise the tiles read xg directly."""
     cdef Py_ssize_t R = Cig * K, ncb = (Cog + NNL_MR - 1) // NNL_MR
-    cdef Py_ssize_t cb, ci, k, p, q, i, lqb, ncols = c1 - c0, base
+    cdef Py_ssize_t cb, ci, k, p, q, i, lqb, ncols = c1 - c0, base, span = (K - 1) * d
     cdef floating* buf
     cdef Py_ssize_t* toff
     cdef const floating* xr
     cdef floating* bo
-    if s == 1:
+    if s == 1 and c0 >= pl and c1 - 1 + span - pl < L:
         for cb in range(ncb):
-            _cols(og + cb * NNL_MR * Lout, Lout, min(NNL_MR, Cog - cb * NNL_MR), xg, off,
+            _cols(og + cb * NNL_MR * Lout, Lout, min(NNL_MR, Cog - cb * NNL_MR), xg - pl, off,
                   NULL, 0, wpack + cb * R * NNL_MR, R, init + cb * NNL_MR,
                   c0, c1, 0, Lout, False)
         return
-    lqb = ((ncols - 1) * s + (K - 1) * d + 1 + s - 1) // s
+    lqb = ((ncols - 1) * s + span + 1 + s - 1) // s
     buf = <floating*>malloc(Cig * s * lqb * sizeof(floating))
     toff = <Py_ssize_t*>malloc(R * sizeof(Py_ssize_t))
-    base = c0 * s
+    base = c0 * s - pl       # x index of the slice's first element
     for ci in range(Cig):
-        xr = xg + ci * Lp + base
+        xr = xg + ci * L + base
         for p in range(s):
             bo = buf + (ci * s + p) * lqb
-            if s == 2 and base + 2 * lqb <= Lp:
-                for q in range(lqb):
-                    bo[q] = xr[2 * q + p]
+            if base >= 0 and base + s * lqb <= L:
+                if s == 1:
+                    for q in range(lqb):
+                        bo[q] = xr[q]
+                elif s == 2:
+                    for q in range(lqb):
+                        bo[q] = xr[2 * q + p]
+                else:
+                    for q in range(lqb):
+                        bo[q] = xr[q * s + p]
             else:
                 for q in range(lqb):
-                    i = q * s + p
-                    bo[q] = xr[i] if base + i < Lp else 0
+                    i = base + q * s + p
+                    bo[q] = xr[q * s + p] if 0 <= i < L else 0
         for k in range(K):
             toff[ci * K + k] = (ci * s + (k * d) % s) * lqb + (k * d) // s
     for cb in range(ncb):
@@ -332,17 +364,21 @@ cdef void _fwd_task(const floating* xg, Py_ssize_t Lp, floating* og, Py_ssize_t 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padded
+def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
             const floating[:, :, ::1] w,       # IN  (C_out, C_in/groups, K)
             const floating[::1] bias,          # IN  (C_out,) or None
             floating[:, :, ::1] out,           # OUT (N, C_out, L_out)
-            int stride, int dilation, int groups, int num_threads):
-    """out[n, o, l] = bias[o] + sum_{c, k} w[o, c, k] * x[n, g*C_in/groups + c, l*stride + k*dilation]."""
-    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], Lp = x.shape[2]
+            int stride, int dilation, int groups, int num_threads,
+            Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
+    """out[n, o, l] = bias[o] + sum_{c, k} w[o, c, k] * xp[n, g*C_in/groups + c, l*stride + k*dilation]
+    where xp is x with pad_left / pad_right zeros around each row (never materialised
+    in full: edge tasks copy the slice they read)."""
+    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], L = x.shape[2]
+    cdef Py_ssize_t pl = pad_left, Lp = L + pad_left + pad_right
     cdef Py_ssize_t Cout = w.shape[0], Cig = w.shape[1], K = w.shape[2]
     cdef Py_ssize_t Lout = out.shape[2], s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G, R = Cig * K
-    cdef Py_ssize_t Lq = (Lp + s - 1) // s, rowlen = Lp
+    cdef Py_ssize_t Lq = (Lp + s - 1) // s, rowlen = L
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef bint has_bias = bias is not None
     cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid, lb, nsb, sb, c0, c1
@@ -355,17 +391,23 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
     cdef const floating* src_base
     cdef const floating* src
     cdef int nt
+    if pad_left < 0 or pad_right < 0:
+        raise ValueError("conv1d: negative padding")
     if N == 0 or Cout == 0 or Lout <= 0:
         return
+    if Lout > (Lp - d * (K - 1) - 1) // s + 1:
+        raise ValueError("conv1d: output longer than the padded input allows")
     zeros[0] = 0
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
         src_base = &x[0, 0, 0]
-        if s > 1 and Cog <= ROW_MAX:
+        if (s > 1 or pl > 0 or Lp > L) and Cog <= ROW_MAX:
+            # single-row kernel: one zero-padded, phase-split copy of x
             xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
             with nogil:
-                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq, _nt(num_threads, N * Cin, N * Cin * Lp))
+                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq,
+                              _nt(num_threads, N * Cin, N * Cin * Lp), pl, L)
             src_base = xs
         for ci in range(Cig):
             for k in range(K):
@@ -416,7 +458,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
                         sb = t % nsb
                         c0 = sb * lb
                         c1 = Lout if sb == nsb - 1 else c0 + lb
-                        _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                        _fwd_task(&x[n, g * Cig, 0], L, pl, Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
                                   s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
                                   c0, c1)
             else:
@@ -427,7 +469,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, Lp), already padd
                         sb = t % nsb
                         c0 = sb * lb
                         c1 = Lout if sb == nsb - 1 else c0 + lb
-                        _fwd_task(&x[n, g * Cig, 0], Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                        _fwd_task(&x[n, g * Cig, 0], L, pl, Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
                                   s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
                                   c0, c1)
     finally:

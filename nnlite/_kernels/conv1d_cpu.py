@@ -48,6 +48,7 @@ import os
 
 import numpy as np
 
+from nnlite._kernels._openmp import max_threads as _max_threads
 from nnlite._threads import get_num_threads
 
 __all__ = ["VARIANT", "VARIANTS", "forward", "grad_input", "grad_weight", "grad_bias",
@@ -139,20 +140,33 @@ def _kernel(table, dtype, *others):
         raise TypeError(f"conv1d: expected float32 or float64 arrays, but got {dtype}") from None
 
 
-def forward(x, w, b, stride, dilation, groups):
-    """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] x[n, g(o)*C_in/groups + c, l*stride + k*dilation]``."""
-    x = _c(x)
-    w = _c(w)
+def forward(x, w, b, stride, dilation, groups, pad=(0, 0)):
+    """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] xp[n, g(o)*C_in/groups + c, l*stride + k*dilation]``.
+
+    ``xp`` is ``x`` with ``pad = (left, right)`` zeros around each row; the kernels read
+    the zeros without a padded copy of ``x`` (the default ``(0, 0)``: ``x`` is already padded)."""
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    if not w.flags.c_contiguous:
+        w = np.ascontiguousarray(w)
     n, _, length = x.shape
     c_out, _, k = w.shape
-    l_out = max(output_length(length, k, stride, dilation), 0)
-    if b is not None:
-        b = _c(b)
-        fn = _kernel(_FWD, x.dtype, w, b)
+    pl, pr = pad
+    l_out = max((length + pl + pr - dilation * (k - 1) - 1) // stride + 1, 0)
+    dt = x.dtype
+    if w.dtype != dt or (b is not None and b.dtype != dt):
+        _kernel(_FWD, dt, w, *(() if b is None else (b,)))
+    try:
+        fn = _FWD[dt]
+    except KeyError:
+        _kernel(_FWD, dt)
+    if b is not None and not b.flags.c_contiguous:
+        b = np.ascontiguousarray(b)
+    y = np.empty((n, c_out, l_out), dtype=dt)
+    if pl or pr:
+        fn(x, w, b, y, stride, dilation, groups, _max_threads(), pl, pr)
     else:
-        fn = _kernel(_FWD, x.dtype, w)
-    y = np.empty((n, c_out, l_out), dtype=x.dtype)
-    fn(x, w, b, y, stride, dilation, groups, get_num_threads())
+        fn(x, w, b, y, stride, dilation, groups, _max_threads())
     return y
 
 
