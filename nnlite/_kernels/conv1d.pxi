@@ -13,7 +13,10 @@
 # grad input:  rows m = input channels,  r = (c_out, k), src = gy zero-padded, one
 #              pass per stride phase p = i % stride over the taps with k*d % stride == p
 # grad weight: a GEMM gw[co, (ci, k)] = sum_{n, l} gy[n, co, l] * src[n, off(ci, k) + l],
-#              lanes of a vector accumulate over l, then a fixed-order horizontal sum.
+#              lanes of a vector accumulate over l, then a fixed-order horizontal sum;
+#              a task takes several output-channel blocks so that the x rows it reads are
+#              reused from cache; stride > 1 splits each task's x rows per sample in a
+#              task-local buffer; the bias gradient can be summed in the same pass.
 #
 # The inner loops use small fixed-size local arrays (MR rows x NR columns) that gcc keeps
 # in vector registers (check: `objdump -d _conv1d_avx512*.so | grep vfmadd`): each input
@@ -26,9 +29,12 @@
 # fixed by the shapes alone, never by the thread count or the schedule.  No atomics and
 # no per-thread partial sums.
 #
-# Padding: x arrives already padded (the caller pads); the kernels do not pad.
+# Padding: forward takes pad_left / pad_right and reads the zeros without a padded copy
+# of x (tasks whose columns touch the padding copy their slice into a task-local buffer);
+# grad input and grad weight take the padded x / produce the padded gx.
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 cimport cython
 
 ctypedef fused floating:
@@ -360,6 +366,32 @@ cdef void _fwd_task(const floating* xg, Py_ssize_t L, Py_ssize_t pl, Py_ssize_t 
     free(toff)
 
 
+cdef void _fwd_row(floating* dst, const floating* src, Py_ssize_t rowlen, const Py_ssize_t* off,
+                   const floating* wr, Py_ssize_t R, const floating* init, Py_ssize_t Lout,
+                   Py_ssize_t Cig, Py_ssize_t K, Py_ssize_t d, Py_ssize_t L, Py_ssize_t pl,
+                   Py_ssize_t Lp, bint local) noexcept nogil:
+    """One output row with the single-row kernel.  With `local` (stride 1, padding) the
+    task's Cig input rows are first copied zero-padded into a small buffer."""
+    cdef floating* buf
+    cdef Py_ssize_t* toff
+    cdef Py_ssize_t ci, k, i
+    if not local:
+        _cols(dst, 0, 1, src, off, NULL, 0, wr, R, init, 0, Lout, 0, Lout, True)
+        return
+    buf = <floating*>malloc(Cig * Lp * sizeof(floating) + R * sizeof(Py_ssize_t))
+    toff = <Py_ssize_t*>(buf + Cig * Lp)
+    for ci in range(Cig):
+        for i in range(pl):
+            buf[ci * Lp + i] = 0
+        memcpy(buf + ci * Lp + pl, src + ci * rowlen, L * sizeof(floating))
+        for i in range(pl + L, Lp):
+            buf[ci * Lp + i] = 0
+        for k in range(K):
+            toff[ci * K + k] = ci * Lp + k * d
+    _cols(dst, 0, 1, buf, toff, NULL, 0, wr, R, init, 0, Lout, 0, Lout, True)
+    free(buf)
+
+
 # ---------------------------------------------------------------- forward
 
 @cython.boundscheck(False)
@@ -382,7 +414,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef bint has_bias = bias is not None
     cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid, lb, nsb, sb, c0, c1
-    cdef bint valid
+    cdef bint valid, local
     cdef Py_ssize_t* off = NULL
     cdef floating* xs = NULL
     cdef floating* wpack = NULL
@@ -401,7 +433,8 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
         src_base = &x[0, 0, 0]
-        if (s > 1 or pl > 0 or Lp > L) and Cog <= ROW_MAX:
+        local = s == 1 and Lp > L and Cig * Lp * <Py_ssize_t>sizeof(floating) <= L2_SLICE
+        if (s > 1 or Lp > L) and Cog <= ROW_MAX and not local:
             # single-row kernel: one zero-padded, phase-split copy of x
             xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
@@ -421,18 +454,18 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                         n = t // Cout
                         co = t % Cout
                         g = co // Cog
-                        _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
-                              off, NULL, 0, &w[co, 0, 0], R,
-                              &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
+                        _fwd_row(&out[n, co, 0], src_base + (n * Cin + g * Cig) * rowlen, rowlen,
+                                 off, &w[co, 0, 0], R, &bias[co] if has_bias else zeros,
+                                 Lout, Cig, K, d, L, pl, Lp, local)
             else:
                 with nogil, parallel(num_threads=nt):
                     for t in prange(tasks, schedule="static"):
                         n = t // Cout
                         co = t % Cout
                         g = co // Cog
-                        _cols(&out[n, co, 0], 0, 1, src_base + (n * Cin + g * Cig) * rowlen,
-                              off, NULL, 0, &w[co, 0, 0], R,
-                              &bias[co] if has_bias else zeros, 0, Lout, 0, Lout, True)
+                        _fwd_row(&out[n, co, 0], src_base + (n * Cin + g * Cig) * rowlen, rowlen,
+                                 off, &w[co, 0, 0], R, &bias[co] if has_bias else zeros,
+                                 Lout, Cig, K, d, L, pl, Lp, local)
         else:
             ncb = (Cog + NNL_MR - 1) // NNL_MR
             wpack = <floating*>_alloc(G * ncb * R * NNL_MR, sizeof(floating))

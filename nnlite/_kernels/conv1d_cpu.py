@@ -1,8 +1,11 @@
 """CPU Conv1d on numpy arrays: forward and the three gradients (no autograd here).
 
 All functions take and return numpy arrays of one float dtype (float32 or float64);
-``x`` is batched ``(N, C_in, Lp)`` and already padded, ``w`` is
-``(C_out, C_in // groups, K)``; ``L_out = (Lp - dilation*(K-1) - 1) // stride + 1``.
+``x`` is batched ``(N, C_in, Lp)`` and already padded (``forward`` can instead take the
+unpadded ``x`` and ``pad=(left, right)``), ``w`` is ``(C_out, C_in // groups, K)``;
+``L_out = (Lp - dilation*(K-1) - 1) // stride + 1``.  ``grad_weight(...,
+with_bias=True)`` also returns the bias gradient, summed in the same pass over ``gy``
+(bitwise equal to ``grad_bias``).
 
 >>> import numpy as np
 >>> from nnlite._kernels import conv1d_cpu
@@ -29,7 +32,10 @@ shape picks the loop: an 8-channel x 32-column register tile (avx512; 6 x 16 for
 avx2) when a group has more than 2 output channels (forward) or input channels (grad
 input), otherwise a single-row kernel (depthwise, C_in == 1 grad input); grad weight
 uses a 4 x 6 (output channel x (c_in, k)) lane-accumulating tile, or 1 x 8 when a
-group has one output channel.  The BLAS formulation (sum over k of
+group has one output channel; stride > 1 grad input computes each stride phase into a
+small task-local buffer and interleaves it into gx, and stride > 1 grad weight splits
+each task's x rows per sample (no full-size scratch anywhere).  When one thread
+suffices the kernels skip the OpenMP region (starting one costs ~1 us).  The BLAS formulation (sum over k of
 ``W[:, :, k] @ x[:, :, k*d::stride]`` with numpy ``matmul``) was measured against
 the kernels on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32,
 2 threads; the machine was shared, so medians of 5):
