@@ -211,7 +211,9 @@ PAD_SHAPES = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", PAD_SHAPES)
 def test_forward_padding_in_kernel(shape, dtype, variant, restore_variant):
-    """forward(..., pad=(l, r)) is bitwise forward() of the zero-padded input."""
+    """forward(..., pad=(l, r)) is bitwise forward() of the zero-padded input, and
+    grad_input(..., pad=) and grad_weight(..., pad=) match the padded input's (up to
+    rounding: a column may take a tile in one and the scalar loop in the other)."""
     C.set_variant(variant)
     n, c_in, c_out, length, k, s, d, g, pl, pr = shape
     x, w, b = make(np.random.default_rng(4), n, c_in, c_out, length, k, g, dtype)
@@ -220,10 +222,24 @@ def test_forward_padding_in_kernel(shape, dtype, variant, restore_variant):
     yp = C.forward(xp, w, b, s, d, g)
     assert y.shape == yp.shape and y.tobytes() == yp.tobytes()
     np.testing.assert_allclose(y, ref_forward(xp, w, b, s, d, g), **tol(dtype, w.shape[1] * k))
+    gy = np.random.default_rng(5).standard_normal(y.shape).astype(dtype)
+    gx = C.grad_input(gy, w, x.shape, s, d, g, pad=(pl, pr))
+    gxp = C.grad_input(gy, w, xp.shape, s, d, g)
+    assert gx.shape == x.shape
+    # columns near the ends may take the scalar loop in one call and a tile in the other
+    np.testing.assert_allclose(gx, gxp[:, :, pl:pl + length], **tol(dtype, c_out // g * k))
+    gw, gb = C.grad_weight(x, gy, w.shape, s, d, g, with_bias=True, pad=(pl, pr))
+    gwp = C.grad_weight(xp, gy, w.shape, s, d, g)
+    _, gwr, _ = ref_grads(xp, w, gy, s, d, g)
+    np.testing.assert_allclose(gw, gwr, **tol(dtype, gy.shape[0] * gy.shape[2]))
+    np.testing.assert_allclose(gw, gwp, **tol(dtype, gy.shape[0] * gy.shape[2]))
+    assert gb.tobytes() == C.grad_bias(gy).tobytes()
     old = get_num_threads()
     try:
         set_num_threads(1)
         assert C.forward(x, w, b, s, d, g, pad=(pl, pr)).tobytes() == y.tobytes()
+        assert C.grad_input(gy, w, x.shape, s, d, g, pad=(pl, pr)).tobytes() == gx.tobytes()
+        assert C.grad_weight(x, gy, w.shape, s, d, g, pad=(pl, pr)).tobytes() == gw.tobytes()
     finally:
         set_num_threads(old)
 

@@ -522,7 +522,8 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
                    const Py_ssize_t* ib, const floating* wpack, const floating* zeros,
                    Py_ssize_t Cin, Py_ssize_t Cout, Py_ssize_t Cig, Py_ssize_t Cog,
                    Py_ssize_t Lout, Py_ssize_t Lp, Py_ssize_t Lq, Py_ssize_t s, Py_ssize_t G,
-                   Py_ssize_t ncb, Py_ssize_t K, Py_ssize_t emax) noexcept nogil:
+                   Py_ssize_t ncb, Py_ssize_t K, Py_ssize_t emax, Py_ssize_t L,
+                   Py_ssize_t pl) noexcept nogil:
     """Grad input, tile path: phase columns [c0, c1) of every channel block of (n, g).
     Stride 1 writes gx directly.  Otherwise, GI_CHUNK phase columns at a time, each
     phase p is correlated into a small task-local buffer (L1), which is then interleaved
@@ -564,11 +565,12 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
         off = toff
         sh = NULL
     if s == 1:
+        # gx holds the padded columns [pl, pl + L)
         for cb in range(ncb):
             gb = g * ncb + cb
-            _cols(&gx[n, g * Cig + cb * NNL_MR, 0], Lp, min(NNL_MR, Cig - cb * NNL_MR), gg,
+            _cols(&gx[n, g * Cig + cb * NNL_MR, 0] - pl, L, min(NNL_MR, Cig - cb * NNL_MR), gg,
                   off, sh, Lout, wpack + gb * Cog * nk[0] * NNL_MR, Cog * nk[0], zeros,
-                  c0, min(c1, lqp[0]), ia_[0], ib_[0], False)
+                  max(c0, pl), min(c1, lqp[0], pl + L), ia_[0], ib_[0], False)
         free(gpad)
         return
     buf = <floating*>malloc(NNL_MR * s * cap * sizeof(floating))
@@ -589,9 +591,9 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
                       NULL if sh == NULL else sh + Cog * kstart[p], Lout, wp, Rp, zeros,
                       q0, qe, ia_[p], ib_[p], False)
             for m in range(mvalid):
-                row = &gx[n, ci + m, 0]
+                row = &gx[n, ci + m, 0] - pl
                 lb_row = buf + m * s * cap - q0
-                if s == 2 and 2 * q1 <= Lp:
+                if s == 2 and 2 * q0 >= pl and 2 * q1 <= pl + L:
                     for q in range(q0, q1):
                         row[2 * q] = lb_row[q]
                         row[2 * q + 1] = lb_row[cap + q]
@@ -599,7 +601,7 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
                     for q in range(q0, q1):
                         for p in range(s):
                             i = q * s + p
-                            if i < Lp:
+                            if pl <= i < pl + L:
                                 row[i] = lb_row[p * cap + q]
             q0 = q1
     free(buf)
@@ -612,15 +614,19 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
 @cython.wraparound(False)
 def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                const floating[:, :, ::1] w,     # IN  (C_out, C_in/groups, K)
-               floating[:, :, ::1] gx,          # OUT (N, C_in, Lp), overwritten
-               int stride, int dilation, int groups, int num_threads):
-    """gx[n, c, i] = sum over (o, k) with i = l*stride + k*dilation of w[o, c, k] * gy[n, o, l].
+               floating[:, :, ::1] gx,          # OUT (N, C_in, L), overwritten
+               int stride, int dilation, int groups, int num_threads,
+               Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
+    """gx[n, c, i] = sum over (o, k) with i = l*stride + k*dilation of w[o, c, k] * gy[n, o, l],
+    for the padded input of Lp = L + pad_left + pad_right elements: gx holds its
+    elements [pad_left, pad_left + L) (the gradient of the padding is not computed).
 
     Phase p = i % stride gathers the taps with k*dilation % stride == p; each phase is a
     stride-1 correlation of gy (stride 1: the only phase, written straight into gx;
     otherwise into a phase-major scratch that is then interleaved into gx)."""
     cdef Py_ssize_t N = gy.shape[0], Cout = gy.shape[1], Lout = gy.shape[2]
-    cdef Py_ssize_t Cin = gx.shape[1], Lp = gx.shape[2]
+    cdef Py_ssize_t Cin = gx.shape[1], L = gx.shape[2], pl = pad_left
+    cdef Py_ssize_t Lp = L + pad_left + pad_right
     cdef Py_ssize_t Cig = w.shape[1], K = w.shape[2], s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G
     cdef Py_ssize_t Lq = (Lp + s - 1) // s
@@ -641,13 +647,15 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
     cdef floating* dst
     cdef const floating* gsrc
     cdef int nt, use_row = Cig <= ROW_MAX
-    if N == 0 or Cin == 0 or Lp == 0:
+    if pad_left < 0 or pad_right < 0:
+        raise ValueError("conv1d: negative padding")
+    if N == 0 or Cin == 0 or L == 0:
         return
     if Cout == 0 or Lout <= 0:
         with nogil:
             for n in range(N):
                 for ci in range(Cin):
-                    for i in range(Lp):
+                    for i in range(L):
                         gx[n, ci, i] = 0
         return
     for m in range(NNL_MR):
@@ -704,13 +712,17 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                         g = ci // Cig
                         Rp = Cog * nk[p]
                         if s == 1:
-                            dst = &gx[n, ci, 0]
+                            dst = &gx[n, ci, 0] - pl
+                            c0 = pl
+                            c1 = pl + L
                         else:
                             dst = gxs + ((n * Cin + ci) * s + p) * Lq
+                            c0 = 0
+                            c1 = lqp[p]
                         _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
                               off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
                               wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
-                              0, lqp[p], ia[p], ib[p], True)
+                              c0, c1, ia[p], ib[p], True)
             else:
                 with nogil, parallel(num_threads=nt):
                     for t in prange(tasks, schedule="static"):
@@ -720,13 +732,17 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                         g = ci // Cig
                         Rp = Cog * nk[p]
                         if s == 1:
-                            dst = &gx[n, ci, 0]
+                            dst = &gx[n, ci, 0] - pl
+                            c0 = pl
+                            c1 = pl + L
                         else:
                             dst = gxs + ((n * Cin + ci) * s + p) * Lq
+                            c0 = 0
+                            c1 = lqp[p]
                         _cols(dst, 0, 1, gsrc + (n * Cout + g * Cog) * Lout,
                               off + Cog * kstart[p], sh + Cog * kstart[p], Lout,
                               wpack + Cin * Cog * kstart[p] + ci * Rp, Rp, zeros,
-                              0, lqp[p], ia[p], ib[p], True)
+                              c0, c1, ia[p], ib[p], True)
         else:
             ncb = (Cig + NNL_MR - 1) // NNL_MR
             # wpack[p][(g, cb)][(c_out, tap), m]
@@ -751,29 +767,31 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                     for t in range(tasks):
                         _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
                                  off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
-                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb, K, (K - 1) * d // s)
+                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb, K, (K - 1) * d // s, L, pl)
             else:
                 with nogil, parallel(num_threads=nt):
                     for t in prange(tasks, schedule="static"):
                         _gi_task(t // (G * nsb), (t // nsb) % G, t % nsb, lb, nsb, gsrc, gx,
                                  off, sh, nk, kstart, lqp, ia, ib, wpack, zeros,
-                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb, K, (K - 1) * d // s)
+                                 Cin, Cout, Cig, Cog, Lout, Lp, Lq, s, G, ncb, K, (K - 1) * d // s, L, pl)
         if s > 1 and use_row:
             nt = _nt(num_threads, N * Cin, N * Cin * Lp)
             if nt == 1:  # no OpenMP region: starting one costs ~1 us
                 with nogil:
                     for row in range(N * Cin):
-                        dst = &gx[0, 0, 0] + row * Lp
+                        dst = &gx[0, 0, 0] + row * L - pl
                         for p in range(s):
                             for q in range(lqp[p]):
-                                dst[q * s + p] = gxs[(row * s + p) * Lq + q]
+                                if pl <= q * s + p < pl + L:
+                                    dst[q * s + p] = gxs[(row * s + p) * Lq + q]
             else:
                 with nogil, parallel(num_threads=nt):
                     for row in prange(N * Cin, schedule="static"):
-                        dst = &gx[0, 0, 0] + row * Lp
+                        dst = &gx[0, 0, 0] + row * L - pl
                         for p in range(s):
                             for q in range(lqp[p]):
-                                dst[q * s + p] = gxs[(row * s + p) * Lq + q]
+                                if pl <= q * s + p < pl + L:
+                                    dst[q * s + p] = gxs[(row * s + p) * Lq + q]
     finally:
         free(off)
         free(sh)
@@ -974,14 +992,16 @@ cdef void _gw_task_local(Py_ssize_t g, Py_ssize_t cb0, Py_ssize_t cb1, Py_ssize_
 
 
 cdef void _gw_task_split(Py_ssize_t g, Py_ssize_t sb, Py_ssize_t tps, Py_ssize_t ncb,
-                         Py_ssize_t N, const floating* xp, Py_ssize_t Lp, Py_ssize_t s,
+                         Py_ssize_t N, const floating* xp, Py_ssize_t L, Py_ssize_t pl,
+                         Py_ssize_t s,
                          Py_ssize_t Lq, const floating* gyp, floating* gwp, floating* gbp,
                          const Py_ssize_t* off, Py_ssize_t Cout, Py_ssize_t Cin, Py_ssize_t Cig,
                          Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t R, Py_ssize_t Lout,
                          Py_ssize_t gm, Py_ssize_t gc, Py_ssize_t nct) noexcept nogil:
-    """Stride > 1: every channel block of group g x the column tiles [sb*tps, ...).  Sample
-    by sample, the task splits the x rows its columns read into their stride phases
-    (a task-local buffer, like the forward), then adds the sample to its partial sums."""
+    """Stride > 1 or padding: every channel block of group g x the column tiles
+    [sb*tps, ...).  Sample by sample, the task copies the x rows its columns read, zero
+    padded (pl zeros first, rows of L elements) and split into their stride phases, into a
+    task-local buffer (like the forward), then adds the sample to its partial sums."""
     cdef Py_ssize_t tb = sb * tps, te = min(tb + tps, nct), nts = te - tb
     cdef Py_ssize_t ci0 = (tb * gc) // K, ci1 = (min(te * gc, R) - 1) // K + 1
     cdef Py_ssize_t lsz = ncb * nts * gm * gc * (NNL_VB // sizeof(floating))
@@ -995,16 +1015,22 @@ cdef void _gw_task_split(Py_ssize_t g, Py_ssize_t sb, Py_ssize_t tps, Py_ssize_t
     cdef floating* bo
     for n in range(N):
         for ci in range(ci0, ci1):
-            xr = xp + (n * Cin + g * Cig + ci) * Lp
+            xr = xp + (n * Cin + g * Cig + ci) * L - pl
             for p in range(s):
                 bo = buf + (ci - ci0) * rowlen + p * Lq
-                if s == 2 and 2 * Lq <= Lp:
+                if s == 1:
+                    for q in range(pl):
+                        bo[q] = 0
+                    memcpy(bo + pl, xr + pl, L * sizeof(floating))
+                    for q in range(pl + L, Lq):
+                        bo[q] = 0
+                elif s == 2 and pl == 0 and 2 * Lq <= L:
                     for q in range(Lq):
                         bo[q] = xr[2 * q + p]
                 else:
                     for q in range(Lq):
                         i = q * s + p
-                        bo[q] = xr[i] if i < Lp else 0
+                        bo[q] = xr[i] if pl <= i < pl + L else 0
         _gw_task(g, 0, ncb, sb, tps, n, n + 1, gyp, gwp, gbp,
                  buf - (g * Cig + ci0) * rowlen, 0, off, Cout, Cin, Cig, Cog, K, R, rowlen,
                  Lout, gm, gc, nct, lanes, lanes + lsz, gbl, n == 0, n == N - 1)
@@ -1017,13 +1043,15 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
                 const floating[:, :, ::1] gy,   # IN  (N, C_out, L_out)
                 floating[:, :, ::1] gw,         # OUT (C_out, C_in/groups, K), overwritten
                 int stride, int dilation, int groups, int num_threads,
-                floating[::1] gbias=None):      # OUT (C_out,) or None: also the bias gradient
+                floating[::1] gbias=None,       # OUT (C_out,) or None: also the bias gradient
+                Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
     """gw[o, c, k] = sum_{n, l} gy[n, o, l] * x[n, g*C_in/groups + c, l*stride + k*dilation]
     (and gbias[o] = sum_{n, l} gy[n, o, l] in the same pass over gy).
 
     Stride > 1: each task splits the x rows it reads into their stride phases, sample by
     sample, in a task-local buffer (no full-size copy of x, no barriers)."""
-    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], Lp = x.shape[2]
+    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], L = x.shape[2], pl = pad_left
+    cdef Py_ssize_t Lp = L + pad_left + pad_right
     cdef Py_ssize_t Cout = gw.shape[0], Cig = gw.shape[1], K = gw.shape[2]
     cdef Py_ssize_t Lout = gy.shape[2], s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G, R = Cig * K
@@ -1043,6 +1071,10 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
     cdef Py_ssize_t* off = NULL
     cdef floating* gbp = NULL
     cdef int nt
+    if pad_left < 0 or pad_right < 0:
+        raise ValueError("conv1d: negative padding")
+    if N and Lout > 0 and Lout > (Lp - d * (K - 1) - 1) // s + 1:
+        raise ValueError("conv1d: gy longer than the padded input allows")
     if gbias is not None:
         if gbias.shape[0] != Cout:
             raise ValueError("grad_weight: gbias must have C_out elements")
@@ -1063,13 +1095,13 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
         return
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
-        if s > 1:
+        if s > 1 or Lp > L:
             rowlen = s * Lq
         for ci in range(Cig):
             for k in range(K):
                 off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
         nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
-        if s == 1:
+        if s == 1 and Lp == L:
             if nt == 1:  # no OpenMP region: starting one costs ~1 us
                 with nogil:
                     for t in range(tasks):
@@ -1096,13 +1128,13 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
         if nt == 1:  # no OpenMP region: starting one costs ~1 us
             with nogil:
                 for t in range(tasks):
-                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], Lp, s, Lq,
+                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], L, pl, s, Lq,
                                    &gy[0, 0, 0], &gw[0, 0, 0], gbp, off, Cout, Cin, Cig, Cog,
                                    K, R, Lout, gm, gc, nct)
         else:
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
-                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], Lp, s, Lq,
+                    _gw_task_split(t // nsb, t % nsb, tps, ncb, N, &x[0, 0, 0], L, pl, s, Lq,
                                    &gy[0, 0, 0], &gw[0, 0, 0], gbp, off, Cout, Cin, Cig, Cog,
                                    K, R, Lout, gm, gc, nct)
     finally:

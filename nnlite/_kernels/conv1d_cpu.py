@@ -176,8 +176,11 @@ def forward(x, w, b, stride, dilation, groups, pad=(0, 0)):
     return y
 
 
-def grad_input(gy, w, x_shape, stride, dilation, groups):
-    """Gradient of :func:`forward` with respect to the (padded) input, shape ``x_shape``."""
+def grad_input(gy, w, x_shape, stride, dilation, groups, pad=(0, 0)):
+    """Gradient of :func:`forward` with respect to its input ``x`` of shape ``x_shape``.
+
+    With ``pad=(left, right)`` ``x`` is the unpadded input (as in ``forward(..., pad=)``):
+    only the gradient of its own elements is computed, no padded array and no crop."""
     gy = _c(gy)
     if gy.size == 0:
         return np.zeros(x_shape, dtype=gy.dtype)
@@ -185,22 +188,29 @@ def grad_input(gy, w, x_shape, stride, dilation, groups):
     fn = _kernel(_GI, gy.dtype, w)
     gx = np.empty(x_shape, dtype=gy.dtype)
     if gx.size:
-        fn(gy, w, gx, stride, dilation, groups, get_num_threads())
+        if pad[0] or pad[1]:
+            fn(gy, w, gx, stride, dilation, groups, _max_threads(), pad[0], pad[1])
+        else:
+            fn(gy, w, gx, stride, dilation, groups, _max_threads())
     return gx
 
 
-def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False):
+def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False, pad=(0, 0)):
     """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``.
 
     With ``with_bias=True`` returns ``(grad_weight, grad_bias)``: the bias gradient is
-    summed in the same pass over ``gy`` (bitwise equal to :func:`grad_bias`)."""
+    summed in the same pass over ``gy`` (bitwise equal to :func:`grad_bias`).  With
+    ``pad=(left, right)`` ``x`` is the unpadded input, as in ``forward(..., pad=)``."""
     x = _c(x)
     gy = _c(gy)
     fn = _kernel(_GW, x.dtype, gy)
     gw = np.empty(w_shape, dtype=x.dtype)
     gb = np.empty(w_shape[0], dtype=x.dtype) if with_bias else None
     if gw.size:
-        fn(x, gy, gw, stride, dilation, groups, get_num_threads(), gb)
+        if pad[0] or pad[1]:
+            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb, pad[0], pad[1])
+        else:
+            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb)
     elif with_bias:
         gb = grad_bias(gy)
     return (gw, gb) if with_bias else gw
