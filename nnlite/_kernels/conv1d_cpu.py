@@ -55,7 +55,6 @@ import os
 import numpy as np
 
 from nnlite._kernels._openmp import max_threads as _max_threads
-from nnlite._threads import get_num_threads
 
 __all__ = ["VARIANT", "VARIANTS", "forward", "grad_input", "grad_weight", "grad_bias",
            "output_length", "set_variant"]
@@ -222,5 +221,5 @@ def grad_bias(gy):
     gy = _c(gy)
     gb = np.empty(gy.shape[1], dtype=gy.dtype)
     if gb.size:
-        _kernel(_GB, gy.dtype)(gy, gb, get_num_threads())
+        _kernel(_GB, gy.dtype)(gy, gb, _max_threads())
     return gb
