@@ -185,9 +185,22 @@ def _im2col(cp, x, k, stride, dilation, l_out):
     return cp.ascontiguousarray(view).reshape(n, c * k, l_out)
 
 
-def forward(x, w, b, stride, dilation, groups):
-    """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] x[n, g(o)*C_in/groups + c, l*stride + k*dilation]``."""
+def _zero_padded(cp, x, pad):
+    """``x`` with ``pad = (left, right)`` zeros around each row (``x`` itself for no padding)."""
+    if not (pad[0] or pad[1]):
+        return x
+    n, c, length = x.shape
+    out = cp.zeros((n, c, length + pad[0] + pad[1]), x.dtype)
+    out[:, :, pad[0]:pad[0] + length] = x
+    return out
+
+
+def forward(x, w, b, stride, dilation, groups, pad=(0, 0)):
+    """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] xp[n, g(o)*C_in/groups + c, l*stride + k*dilation]``.
+
+    ``xp`` is ``x`` with ``pad = (left, right)`` zeros around each row, as in ``conv1d_cpu.forward``."""
     cp = _cp()
+    x = _zero_padded(cp, x, pad)
     x, w, *rest = _checked(cp, "forward", x, w, *(() if b is None else (b,)))
     b = rest[0] if rest else None
     n, c_in, lp, c_out, cg, k = _check_geometry(x.shape, w.shape, stride, dilation, groups)
@@ -222,8 +235,13 @@ def forward(x, w, b, stride, dilation, groups):
         return y
 
 
-def grad_input(gy, w, x_shape, stride, dilation, groups):
-    """Gradient of :func:`forward` with respect to the (padded) input, shape ``x_shape``."""
+def grad_input(gy, w, x_shape, stride, dilation, groups, pad=(0, 0)):
+    """Gradient of :func:`forward` with respect to its input ``x`` of shape ``x_shape`` (unpadded when
+    ``pad`` is given, as in ``conv1d_cpu.grad_input``)."""
+    if pad[0] or pad[1]:
+        n, c, length = x_shape
+        gx = grad_input(gy, w, (n, c, length + pad[0] + pad[1]), stride, dilation, groups)
+        return _cp().ascontiguousarray(gx[:, :, pad[0]:pad[0] + length])
     cp = _cp()
     gy, w = _checked(cp, "grad_input", gy, w)
     n, c_in, lp, c_out, cg, k = _check_geometry(tuple(x_shape), w.shape, stride, dilation, groups)
@@ -259,9 +277,11 @@ def grad_input(gy, w, x_shape, stride, dilation, groups):
         return gx
 
 
-def grad_weight(x, gy, w_shape, stride, dilation, groups):
-    """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``."""
+def grad_weight(x, gy, w_shape, stride, dilation, groups, pad=(0, 0)):
+    """Gradient of :func:`forward` with respect to the weight, shape ``w_shape`` (``x`` unpadded when
+    ``pad`` is given, as in ``conv1d_cpu.grad_weight``)."""
     cp = _cp()
+    x = _zero_padded(cp, x, pad)
     x, gy = _checked(cp, "grad_weight", x, gy)
     n, c_in, lp, c_out, cg, k = _check_geometry(x.shape, tuple(w_shape), stride, dilation, groups)
     l_out = max(output_length(lp, k, stride, dilation), 0)
