@@ -277,9 +277,11 @@ def grad_input(gy, w, x_shape, stride, dilation, groups, pad=(0, 0)):
         return gx
 
 
-def grad_weight(x, gy, w_shape, stride, dilation, groups, pad=(0, 0)):
+def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False, pad=(0, 0)):
     """Gradient of :func:`forward` with respect to the weight, shape ``w_shape`` (``x`` unpadded when
-    ``pad`` is given, as in ``conv1d_cpu.grad_weight``)."""
+    ``pad`` is given); ``with_bias=True`` returns ``(grad_weight, grad_bias)``, as ``conv1d_cpu.grad_weight``."""
+    if with_bias:
+        return grad_weight(x, gy, w_shape, stride, dilation, groups, pad=pad), grad_bias(gy)
     cp = _cp()
     x = _zero_padded(cp, x, pad)
     x, gy = _checked(cp, "grad_weight", x, gy)

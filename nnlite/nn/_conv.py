@@ -69,9 +69,11 @@ class Conv1dFunction(Function):
         gx = gw = gb = None
         if needs[0]:
             gx = kern.grad_input(gy, wa, xshape, stride, dilation, groups, pad=pad)
-        if needs[1]:
+        if needs[1] and needs[2]:  # one pass over gy for both
+            gw, gb = kern.grad_weight(xa, gy, wshape, stride, dilation, groups, with_bias=True, pad=pad)
+        elif needs[1]:
             gw = kern.grad_weight(xa, gy, wshape, stride, dilation, groups, pad=pad)
-        if needs[2]:
+        elif needs[2]:
             gb = kern.grad_bias(gy)
         return gx, gw, gb, None, None, None, None
 
