@@ -9,6 +9,7 @@ import numpy
 
 from nnlite import _backend
 from nnlite._tensor import Tensor
+from nnlite.autograd import grad_mode
 from nnlite.autograd.function import Function
 
 __all__ = ["conv1d", "apply", "check_scalars", "padding_pair", "same_padding", "single"]
@@ -31,10 +32,16 @@ def same_padding(kernel_size, dilation):
     return total // 2, total - total // 2
 
 
+_cpu_kernels = None
+
+
 def _kernels_for(xp):
+    global _cpu_kernels
     if xp is numpy:
-        from nnlite._kernels import conv1d_cpu
-        return conv1d_cpu
+        if _cpu_kernels is None:
+            from nnlite._kernels import conv1d_cpu
+            _cpu_kernels = conv1d_cpu
+        return _cpu_kernels
     from nnlite._kernels import conv1d_cuda
     return conv1d_cuda
 
@@ -179,6 +186,16 @@ def apply(input, w, bias, s, pad, d, groups):
     if nd == 2:
         y = Conv1dFunction.apply(x.unsqueeze(0), w, b, s, pad, d, groups)
         return y.squeeze(0)
+    if not (grad_mode._state.enabled and (x._requires_grad or w._requires_grad or
+                                          (b is not None and b._requires_grad))):
+        # nothing to record (inference): skip the graph node, run the kernel (and its device check)
+        xa, wa = x._data, w._data
+        ba = None if b is None else b._data
+        if type(xa) is numpy.ndarray and type(wa) is numpy.ndarray and (ba is None or type(ba) is numpy.ndarray):
+            xp = numpy
+        else:
+            xp = _backend.get_array_module(xa, wa, *(() if ba is None else (ba,)))
+        return Tensor._wrap(_kernels_for(xp).forward(xa, wa, ba, s, d, groups, pad=pad))
     return Conv1dFunction.apply(x, w, b, s, pad, d, groups)
 
 
