@@ -8,7 +8,7 @@ import os
 
 import numpy
 
-__all__ = ["manual_seed", "seed", "initial_seed", "default_generator", "get_rng_state", "set_rng_state"]
+__all__ = ["manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state"]
 
 _seed = int.from_bytes(os.urandom(8), "little") >> 1
 _generator = None

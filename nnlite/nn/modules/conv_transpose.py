@@ -3,6 +3,7 @@
 from nnlite.nn import functional as F
 from nnlite.nn import init
 from nnlite.nn._conv import single
+from nnlite.nn.modules.conv import conv_extra_repr
 from nnlite.nn.modules.module import Module
 
 __all__ = ["ConvTranspose1d"]
@@ -84,15 +85,4 @@ class ConvTranspose1d(Module):
                                   self.dilation)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,):
-            s += f", padding={self.padding}"
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,):
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_extra_repr(self)
