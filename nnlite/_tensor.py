@@ -1362,32 +1362,30 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return _new(_make(xp, dev, lambda: xp.full(shape, fill_value, _dtype.as_dtype(dtype))), requires_grad)
 
 
-def _like(t, fn, dtype, device, requires_grad, *extra):
-    dtype = t.dtype if dtype is None else dtype
-    device = t.device if device is None else device
-    return fn(*extra, dtype=dtype, device=device, requires_grad=requires_grad) if not extra else \
-        fn(*extra, dtype=dtype, device=device, requires_grad=requires_grad)
+def _like(fn, t, dtype, device, requires_grad):
+    """``fn(t.shape, ...)`` with ``t``'s dtype and device unless others are given."""
+    return fn(t.shape, dtype=t.dtype if dtype is None else dtype, device=t.device if device is None else device,
+              requires_grad=requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
     """Zeros with ``t``'s shape, dtype and device."""
-    return _like(t, zeros, dtype, device, requires_grad, t.shape)
+    return _like(zeros, t, dtype, device, requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
     """Ones with ``t``'s shape, dtype and device."""
-    return _like(t, ones, dtype, device, requires_grad, t.shape)
+    return _like(ones, t, dtype, device, requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor with ``t``'s shape, dtype and device."""
-    return _like(t, empty, dtype, device, requires_grad, t.shape)
+    return _like(empty, t, dtype, device, requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with ``fill_value``, with ``t``'s shape, dtype and device."""
-    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
-                device=t.device if device is None else device, requires_grad=requires_grad)
+    return _like(lambda shape, **kw: full(shape, fill_value, **kw), t, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):

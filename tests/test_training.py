@@ -141,6 +141,13 @@ def test_demo_runs():
     assert len(line) == 1 and 0.0 <= float(line[0].split()[2]) <= 1.0
 
 
+def test_package_main_prints_summary_and_learns():
+    out = run("-m", "nnlite")
+    assert "CPU kernels: variant" in out and "Conv1d(1, 8, kernel_size=(9,)" in out
+    accuracy = float([s for s in out.splitlines() if s.startswith("test accuracy")][0].split()[2])
+    assert accuracy > 0.9
+
+
 def test_demo_import_has_no_side_effects(capsys):
     import importlib
     import nnlite.demo
