@@ -543,7 +543,8 @@ def _is_basic(key):
     return True
 
 
-def _scatter_add(xp, out, key, g):
+def scatter_add(xp, out, key, g):
+    """``out[key] += g`` with repeated indices summed (numpy's ``add.at``, CuPy's ``scatter_add``)."""
     if xp is numpy:
         numpy.add.at(out, key, g)
     else:
@@ -572,7 +573,7 @@ class Index(_Op):
         if ctx.basic:
             out[ctx.key] = g
         else:
-            _scatter_add(xp, out, ctx.key, g)
+            scatter_add(xp, out, ctx.key, g)
         return out, None
 
 

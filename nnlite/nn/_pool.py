@@ -9,6 +9,7 @@ array module on CuPy arrays.  Adaptive pooling is array-module code for both
 import numpy
 
 from nnlite import _backend
+from nnlite._ops import scatter_add
 from nnlite._tensor import Tensor, as_tensor
 from nnlite.autograd.function import Function
 
@@ -80,13 +81,7 @@ def _scatter_rows(xp, gx, idx, g):
     """gx[r, idx[r, j]] += g[r, j] for every (r, j)."""
     rows = xp.broadcast_to(xp.arange(gx.shape[0])[:, None], idx.shape)
     flat = (rows * gx.shape[1] + idx).reshape(-1)
-    xp.add.at(gx.reshape(-1), flat, g.reshape(-1)) if xp is numpy else \
-        _cupy_scatter_add(gx.reshape(-1), flat, g.reshape(-1))
-
-
-def _cupy_scatter_add(a, idx, v):
-    import cupyx
-    cupyx.scatter_add(a, idx, v)
+    scatter_add(xp, gx.reshape(-1), flat, g.reshape(-1))
 
 
 class MaxPool1dFunction(Function):
