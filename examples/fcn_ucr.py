@@ -32,6 +32,7 @@ import time
 
 import nnlite
 from nnlite import nn
+from nnlite.demo import train_epoch  # noqa: F401  (one training loop, shared with the demo)
 from nnlite.optim import Adam
 from nnlite.optim.lr_scheduler import ReduceLROnPlateau
 from nnlite.utils.data import DataLoader, RandomSampler, TensorDataset
@@ -68,20 +69,6 @@ def make_optimizer(model, lr=1e-3):
 def copy_state(state_dict):
     """A snapshot of a state_dict (its values share memory with the model otherwise)."""
     return {k: v.clone() for k, v in state_dict.items()}
-
-
-def train_epoch(model, loader, optimizer, loss_fn):
-    """One pass over ``loader``; returns the mean training loss per sample."""
-    model.train()
-    total, count = 0.0, 0
-    for xb, yb in loader:
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(yb)
-        count += len(yb)
-    return total / count
 
 
 def evaluate(model, X, y, batch_size=256):

@@ -157,19 +157,17 @@ class MatMul(_Binary):
             g2 = xp.expand_dims(g2, -1)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = sum_to_shape(g2 @ xp.swapaxes(y2, -1, -2), x2.shape if x.ndim > 1 else
-                              (g2 @ xp.swapaxes(y2, -1, -2)).shape)
-            if x.ndim == 1:
-                ga = ga.reshape(-1, x.shape[0]).sum(0)
-            else:
-                ga = sum_to_shape(ga, x.shape)
+            ga = _unbatch(g2 @ xp.swapaxes(y2, -1, -2), x.shape)
         if ctx.needs_input_grad[1]:
-            gb = xp.swapaxes(x2, -1, -2) @ g2
-            if y.ndim == 1:
-                gb = gb.reshape(-1, y.shape[0]).sum(0)
-            else:
-                gb = sum_to_shape(gb, y.shape)
+            gb = _unbatch(xp.swapaxes(x2, -1, -2) @ g2, y.shape)
         return ga, gb
+
+
+def _unbatch(g, shape):
+    """A matmul operand's gradient summed over the broadcast batch back to ``shape`` (1-D: a vector)."""
+    if len(shape) == 1:
+        return g.reshape(-1, shape[0]).sum(0)
+    return sum_to_shape(g, shape)
 
 
 class Neg(_Op):
@@ -629,8 +627,7 @@ class CopyInto(_Op):
 class Clone(_Op):
     @staticmethod
     def forward(ctx, a):
-        return _xp(a._data).array(a._data, copy=True, order="C") if type(a._data) is not _nd else \
-            numpy.array(a._data, copy=True, order="C")
+        return _xp(a._data).array(a._data, copy=True, order="C")
 
     @staticmethod
     def backward(ctx, g):

@@ -37,6 +37,20 @@ def fcn(in_channels, n_classes, filters=(32, 64, 32), kernels=(8, 5, 3)):
     return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(filters[-1], n_classes))
 
 
+def train_epoch(model, loader, optimizer, loss_fn):
+    """One pass over ``loader`` in training mode; returns the mean training loss per sample."""
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(yb)
+        count += len(yb)
+    return total / count
+
+
 def main(argv=None):
     """Parse ``argv``, train, print one line per epoch and the test accuracy; returns the accuracy."""
     p = argparse.ArgumentParser(prog="python -m nnlite.demo", description=__doc__.split("\n")[0])
@@ -63,16 +77,8 @@ def main(argv=None):
     loader = DataLoader(TensorDataset(X, y), batch_size, shuffle=True)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        total = 0.0
-        for xb, yb in loader:
-            loss = loss_fn(model(xb), yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(yb)
-        print(f"epoch {epoch:3d}  training loss {total / len(X):.4f}  ({time.perf_counter() - start:.1f} s)",
-              flush=True)
+        loss = train_epoch(model, loader, optimizer, loss_fn)
+        print(f"epoch {epoch:3d}  training loss {loss:.4f}  ({time.perf_counter() - start:.1f} s)", flush=True)
 
     model.eval()
     with nnlite.no_grad():

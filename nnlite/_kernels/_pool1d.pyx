@@ -69,6 +69,19 @@ def max_backward(const floating[:, ::1] gy,    # IN  (R, L_out)
                     gx[r, i] += gy[r, j]
 
 
+cdef inline Py_ssize_t _avg_window(Py_ssize_t j, Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding,
+                                   Py_ssize_t L, bint count_include_pad,
+                                   Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Window ``j``'s taps inside the input, ``[lo, hi)``, and its divisor (PyTorch's rule: the window
+    clipped to the padded input, or to the input alone without ``count_include_pad``)."""
+    cdef Py_ssize_t start = j * stride - padding
+    cdef Py_ssize_t end = min(start + kernel, L + padding)
+    cdef Py_ssize_t div = end - start
+    lo[0] = max(start, 0)
+    hi[0] = min(end, L)
+    return div if count_include_pad else hi[0] - lo[0]
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def avg_forward(const floating[:, ::1] x,   # IN  (R, L)
@@ -82,13 +95,7 @@ def avg_forward(const floating[:, ::1] x,   # IN  (R, L)
     with nogil, parallel(num_threads=num_threads):
         for r in prange(R, schedule="static"):
             for j in range(Lout):
-                lo = j * stride - padding
-                hi = min(lo + kernel, L + padding)
-                div = hi - lo
-                lo = max(lo, 0)
-                hi = min(hi, L)
-                if not count_include_pad:
-                    div = hi - lo
+                div = _avg_window(j, kernel, stride, padding, L, count_include_pad, &lo, &hi)
                 acc = 0.0
                 for i in range(lo, hi):
                     acc = acc + x[r, i]
@@ -110,13 +117,7 @@ def avg_backward(const floating[:, ::1] gy,   # IN  (R, L_out)
             for i in range(L):
                 gx[r, i] = 0
             for j in range(Lout):
-                lo = j * stride - padding
-                hi = min(lo + kernel, L + padding)
-                div = hi - lo
-                lo = max(lo, 0)
-                hi = min(hi, L)
-                if not count_include_pad:
-                    div = hi - lo
+                div = _avg_window(j, kernel, stride, padding, L, count_include_pad, &lo, &hi)
                 if hi > lo:
                     g = gy[r, j] / div
                     for i in range(lo, hi):
