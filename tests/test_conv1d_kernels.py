@@ -137,6 +137,84 @@ def test_random_shapes_match_reference(case):
         C.set_variant(old)
 
 
+def ref_grad_weight(x, gy, w_shape, stride, dilation, groups):
+    """grad weight of ref_forward, vectorised (for wide channel counts)."""
+    x, gy = x.astype(np.float64), gy.astype(np.float64)
+    c_out, c_ig, k = w_shape
+    l_out = gy.shape[2]
+    span = stride * (l_out - 1) + 1
+    cols = np.stack([x[:, :, t * dilation:t * dilation + span:stride] for t in range(k)], -1)
+    gw = np.empty(w_shape)
+    c_og = c_out // groups
+    for g in range(groups):
+        gw[g * c_og:(g + 1) * c_og] = np.einsum(
+            "nol,nclk->ock", gy[:, g * c_og:(g + 1) * c_og], cols[:, g * c_ig:(g + 1) * c_ig])
+    return gw
+
+
+@st.composite
+def packed_cases(draw):
+    groups = draw(st.integers(1, 2))
+    c_og = draw(st.sampled_from([32, 33, 47, 64, 70]))
+    k = draw(st.integers(1, 6))
+    stride = draw(st.integers(1, 3))
+    dilation = draw(st.integers(1, 3))
+    l_out = draw(st.sampled_from([1, 5, 31, 150, 257, 400]))
+    pad = (draw(st.integers(0, 4)), draw(st.integers(0, 4)))
+    length = max((l_out - 1) * stride + dilation * (k - 1) + 1 - sum(pad), 1)
+    return dict(n=draw(st.integers(1, 4)), c_ig=draw(st.integers(1, 13)), c_og=c_og, k=k,
+                stride=stride, dilation=dilation, groups=groups, length=length, pad=pad,
+                variant=draw(st.sampled_from(VARIANTS)), dtype=draw(st.sampled_from(DTYPES)),
+                seed=draw(st.integers(0, 2 ** 16)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packed_cases())
+def test_grad_weight_packed_form_matches_reference(case):
+    """32 or more output channels per group: the packed (GEMM) grad weight, with padding,
+    stride, dilation, groups, partial row blocks and zero-padded columns."""
+    old = C.VARIANT
+    try:
+        C.set_variant(case["variant"])
+        rng = np.random.default_rng(case["seed"])
+        g, (pl, pr), dtype = case["groups"], case["pad"], case["dtype"]
+        x, w, _ = make(rng, case["n"], g * case["c_ig"], g * case["c_og"], case["length"],
+                       case["k"], g, dtype, bias=False)
+        s, d = case["stride"], case["dilation"]
+        l_out = C.output_length(case["length"] + pl + pr, case["k"], s, d)
+        gy = rng.standard_normal((case["n"], w.shape[0], l_out)).astype(dtype)
+        gw, gb = C.grad_weight(x, gy, w.shape, s, d, g, with_bias=True, pad=(pl, pr), form=1)
+        xp = np.pad(x, ((0, 0), (0, 0), (pl, pr)))
+        np.testing.assert_allclose(gw, ref_grad_weight(xp, gy, w.shape, s, d, g),
+                                   **tol(dtype, case["n"] * l_out))
+        assert gb.tobytes() == C.grad_bias(gy).tobytes()
+    finally:
+        C.set_variant(old)
+
+
+@pytest.mark.parametrize("shape, packed", [
+    ((5, 128, 256, 154, 5, 1, 1, 1), True),      # the FCN's second layer at batch 5
+    ((2, 104, 160, 503, 5, 2, 1, 2), True),      # 80 per group, R = 260
+    ((3, 64, 64, 258, 3, 1, 1, 1), False),       # R = 192
+    ((2, 48, 48, 300, 7, 1, 1, 1), False),       # 48 output channels
+    ((32, 64, 64, 1026, 3, 1, 1, 1), False),     # long rows
+])
+def test_grad_weight_form_rule(shape, packed):
+    """By shape the kernel picks the packed form or the lane form (bitwise equal to the
+    forced one), and both agree with the reference."""
+    n, c_in, c_out, lp, k, s, d, g = shape
+    rng = np.random.default_rng(9)
+    x, w, _ = make(rng, n, c_in, c_out, lp, k, g, np.float64, bias=False)
+    gy = rng.standard_normal((n, c_out, C.output_length(lp, k, s, d)))
+    auto = C.grad_weight(x, gy, w.shape, s, d, g)
+    forced = [C.grad_weight(x, gy, w.shape, s, d, g, form=f) for f in (0, 1)]
+    assert auto.tobytes() == forced[int(packed)].tobytes()
+    assert auto.tobytes() != forced[1 - int(packed)].tobytes()
+    ref = ref_grad_weight(x, gy, w.shape, s, d, g)
+    for gw in forced:
+        np.testing.assert_allclose(gw, ref, **tol(np.float64, gy.shape[0] * gy.shape[2]))
+
+
 # ------------------------------------------------------------------ special cases
 
 SPECIAL = {
@@ -158,6 +236,10 @@ SPECIAL = {
     "strided_long": (2, 10, 12, 1203, 5, 2, 1, 1),
     "strided3_long": (2, 9, 10, 1501, 4, 3, 2, 1),
     "stride_gt_k": (2, 9, 10, 1000, 1, 4, 1, 1),
+    # 32+ output channels per group, R not a multiple of the tile
+    "many_out_channels": (3, 24, 64, 150, 5, 1, 1, 1),
+    "many_out_channels_grouped": (2, 10, 80, 97, 3, 1, 1, 2),
+    "many_out_channels_strided": (2, 7, 33, 301, 4, 2, 3, 1),
 }
 
 
@@ -204,6 +286,7 @@ PAD_SHAPES = [
     (2, 4, 2, 90, 3, 3, 2, 1, 0, 5),         # single-row kernel, strided
     (1, 3, 9, 2, 3, 1, 3, 1, 4, 4),          # padding longer than the input
     (2, 3, 9, 0, 3, 1, 1, 1, 2, 1),          # empty input, padding only
+    (2, 32, 64, 150, 8, 1, 1, 1, 3, 4),      # packed grad weight ('same', even kernel)
 ]
 
 
@@ -305,6 +388,8 @@ DET_SHAPES = [
     (4, 32, 32, 1000, 5, 1, 2, 32),     # depthwise
     (4, 1, 16, 1001, 7, 1, 1, 1),       # C_in == 1
     (4, 8, 16, 1001, 5, 2, 1, 2),       # strided, grouped
+    (3, 64, 64, 301, 5, 1, 1, 1),       # packed grad weight, several chunks and tasks
+    (2, 104, 160, 503, 5, 2, 1, 2),     # packed, strided, grouped, zero columns
 ]
 
 

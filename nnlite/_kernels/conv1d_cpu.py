@@ -194,12 +194,14 @@ def grad_input(gy, w, x_shape, stride, dilation, groups, pad=(0, 0)):
     return gx
 
 
-def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False, pad=(0, 0)):
+def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False, pad=(0, 0), form=-1):
     """Gradient of :func:`forward` with respect to the weight, shape ``w_shape``.
 
     With ``with_bias=True`` returns ``(grad_weight, grad_bias)``: the bias gradient is
     summed in the same pass over ``gy`` (bitwise equal to :func:`grad_bias`).  With
-    ``pad=(left, right)`` ``x`` is the unpadded input, as in ``forward(..., pad=)``."""
+    ``pad=(left, right)`` ``x`` is the unpadded input, as in ``forward(..., pad=)``.
+    ``form`` (for tests and benchmarks): -1 picks the kernel's form by shape, 0 forces
+    the lane form, 1 the packed form (see the kernel's docstring)."""
     x = _c(x)
     gy = _c(gy)
     fn = _kernel(_GW, x.dtype, gy)
@@ -207,9 +209,9 @@ def grad_weight(x, gy, w_shape, stride, dilation, groups, with_bias=False, pad=(
     gb = np.empty(w_shape[0], dtype=x.dtype) if with_bias else None
     if gw.size:
         if pad[0] or pad[1]:
-            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb, pad[0], pad[1])
+            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb, pad[0], pad[1], form)
         else:
-            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb)
+            fn(x, gy, gw, stride, dilation, groups, _max_threads(), gb, 0, 0, form)
     elif with_bias:
         gb = grad_bias(gy)
     return (gw, gb) if with_bias else gw
