@@ -11,6 +11,7 @@ from nnlite import _backend
 from nnlite._dtype import get_default_dtype
 from nnlite.autograd.function import Function
 from nnlite._tensor import Tensor, sum_to_shape
+from nnlite._threads import threads_for as _threads_for
 
 _nd = numpy.ndarray
 _INT = numpy.dtype("int64")
@@ -260,17 +261,41 @@ class Sigmoid(_Unary):
         return g * y * (1 - y)
 
 
+def _relu_kernel(*arrays):
+    """The Cython ReLU kernels' module when every array is a contiguous float numpy array of
+    one dtype, else None (the array-module path)."""
+    dt = arrays[0].dtype
+    for a in arrays:
+        if type(a) is not _nd or a.dtype != dt or not a.flags.c_contiguous:
+            return None
+    if dt != numpy.float32 and dt != numpy.float64:
+        return None
+    from nnlite._kernels import _activation
+    return _activation
+
+
 class Relu(_Unary):
     @staticmethod
     def forward(ctx, a):
         x = a._data
-        out = _xp(x).maximum(x, 0).astype(x.dtype, copy=False)
+        k = _relu_kernel(x)
+        if k is None:
+            out = _xp(x).maximum(x, 0).astype(x.dtype, copy=False)
+        else:
+            out = numpy.empty_like(x)
+            k.relu_forward(x.reshape(-1), out.reshape(-1), _threads_for(x.size))
         ctx.save_for_backward(None, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.saved_arrays[1] > 0)
+        y = ctx.saved_arrays[1]
+        k = _relu_kernel(y, g) if g.shape == y.shape else None
+        if k is None:
+            return g * ~(y <= 0)  # NaN passes the gradient, as in PyTorch
+        gx = numpy.empty_like(y)
+        k.relu_backward(y.reshape(-1), g.reshape(-1), gx.reshape(-1), _threads_for(y.size))
+        return gx
 
 
 class Clamp(_Op):

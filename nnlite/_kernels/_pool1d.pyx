@@ -94,6 +94,8 @@ def avg_forward(const floating[:, ::1] x,   # IN  (R, L)
     num_threads = max(1, min(num_threads, R))
     with nogil, parallel(num_threads=num_threads):
         for r in prange(R, schedule="static"):
+            lo = 0  # assigned in the loop: thread-private (taking &lo alone would share it)
+            hi = 0
             for j in range(Lout):
                 div = _avg_window(j, kernel, stride, padding, L, count_include_pad, &lo, &hi)
                 acc = 0.0
@@ -114,6 +116,8 @@ def avg_backward(const floating[:, ::1] gy,   # IN  (R, L_out)
     num_threads = max(1, min(num_threads, R))
     with nogil, parallel(num_threads=num_threads):
         for r in prange(R, schedule="static"):
+            lo = 0  # thread-private, as in avg_forward
+            hi = 0
             for i in range(L):
                 gx[r, i] = 0
             for j in range(Lout):
