@@ -348,3 +348,33 @@ def test_optimizer_pickles():
     opt.step()
     clone = pickle.loads(pickle.dumps(opt))
     assert clone.param_groups[0]["lr"] == 0.1 and len(clone.state) == 1
+
+
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+@pytest.mark.parametrize("opts", [{}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "maximize": True},
+                                  {"amsgrad": True}, {"weight_decay": 0.05, "decoupled": True}])
+def test_adam_kernel_matches_array_path(dtype, opts):
+    """The fused CPU kernel and the array-module formulas agree step by step (to an FMA's
+    rounding), amsgrad's maximum propagates NaN, and the kernel runs for numpy arrays."""
+    from nnlite.optim import adam
+    rng = numpy.random.default_rng(4)
+    x = rng.standard_normal(40000).astype(dtype)   # large enough for two threads
+    arrays = {"k": [x.copy(), numpy.zeros_like(x), numpy.zeros_like(x), numpy.zeros_like(x)],
+              "a": [x.copy(), numpy.zeros_like(x), numpy.zeros_like(x), numpy.zeros_like(x)]}
+    assert adam._kernel(*arrays["k"]) is not None
+    ams = opts.get("amsgrad", False)
+    for step in range(1, 6):
+        g = rng.standard_normal(x.size).astype(dtype)
+        if step == 3 and ams:
+            g[7] = numpy.nan
+        args = (1e-2, 0.9, 0.999, 1e-8, opts.get("weight_decay", 0.0), opts.get("decoupled", False),
+                opts.get("maximize", False), 1e-2 / (1 - 0.9 ** step), (1 - 0.999 ** step) ** 0.5)
+        p, m, v, vm = arrays["k"]
+        adam._kernel(p).adam_step(p, g, m, v, vm if ams else None, *args, 2)
+        p, m, v, vm = arrays["a"]
+        adam._step_arrays(numpy, p, g, m, v, vm if ams else None, *args)
+    for ours, theirs in zip(arrays["k"], arrays["a"]):
+        numpy.testing.assert_allclose(ours, theirs, rtol=RTOL[dtype] * 10, atol=RTOL[dtype])
+    if ams:
+        assert numpy.isnan(arrays["k"][0][7]) and numpy.isnan(arrays["k"][3][7])
+        assert numpy.isfinite(numpy.delete(arrays["k"][0], 7)).all()

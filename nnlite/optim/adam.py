@@ -1,5 +1,8 @@
 """Adam and its decoupled-weight-decay form, PyTorch's single-tensor algorithm."""
+import numpy
+
 from nnlite import _dtype
+from nnlite._threads import threads_for
 from nnlite._tensor import tensor, zeros_like
 from nnlite.autograd.grad_mode import no_grad
 from nnlite.optim.optimizer import Optimizer
@@ -85,38 +88,63 @@ class Adam(Optimizer):
                     step_t._data += 1
                     step = float(step_t._data)
                     m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                    if wd != 0 and decoupled:
-                        xp.multiply(x, 1 - lr * wd, out=x)
-                    if wd != 0 and not decoupled:  # g + wd * p (or -g + wd * p)
-                        d = xp.multiply(x, wd)
-                        (xp.subtract if maximize else xp.add)(d, g, out=d)
-                    elif maximize:
-                        d = xp.negative(g)
+                    vmax = state["max_exp_avg_sq"]._data if amsgrad else None
+                    step_size = lr / (1 - beta1 ** step)
+                    bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+                    kernel = _kernel(x, g, m, v, vmax)
+                    if kernel is not None:
+                        kernel.adam_step(x.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                         None if vmax is None else vmax.reshape(-1), lr, beta1, beta2,
+                                         eps, wd, decoupled, maximize, step_size,
+                                         bias_correction2_sqrt, threads_for(x.size))
                     else:
-                        d = g
-                    t = xp.subtract(d, m)  # m.lerp_(d, 1 - beta1) = m + (1 - beta1) (d - m)
-                    xp.multiply(t, 1 - beta1, out=t)
-                    xp.add(m, t, out=m)
-                    xp.multiply(v, beta2, out=v)  # v = beta2 v + (1 - beta2) d d
-                    xp.multiply(d, 1 - beta2, out=t)
-                    xp.multiply(t, d, out=t)
-                    xp.add(v, t, out=v)
-                    bias_correction1 = 1 - beta1 ** step
-                    bias_correction2 = 1 - beta2 ** step
-                    step_size = lr / bias_correction1
-                    bias_correction2_sqrt = bias_correction2 ** 0.5
-                    if amsgrad:
-                        vmax = state["max_exp_avg_sq"]._data
-                        xp.maximum(vmax, v, out=vmax)
-                        v = vmax
-                    xp.sqrt(v, out=t)  # denominator
-                    xp.divide(t, bias_correction2_sqrt, out=t)
-                    xp.add(t, eps, out=t)
-                    xp.divide(m, t, out=t)
-                    xp.multiply(t, -step_size, out=t)
-                    xp.add(x, t, out=x)
+                        _step_arrays(xp, x, g, m, v, vmax, lr, beta1, beta2, eps, wd, decoupled,
+                                     maximize, step_size, bias_correction2_sqrt)
                     p._vc[0] += 1
                     for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
                         if key in state:
                             state[key]._vc[0] += 1
         return loss
+
+
+def _kernel(*arrays):
+    """The Cython Adam kernel's module when every array (None skipped) is a contiguous numpy
+    array of the parameter's float dtype, else None (the array-module path)."""
+    dt = arrays[0].dtype
+    if dt != numpy.float32 and dt != numpy.float64:
+        return None
+    for a in arrays:
+        if a is not None and (type(a) is not numpy.ndarray or a.dtype != dt or not a.flags.c_contiguous):
+            return None
+    from nnlite._kernels import _adam
+    return _adam
+
+
+def _step_arrays(xp, x, g, m, v, vmax, lr, beta1, beta2, eps, wd, decoupled, maximize, step_size,
+                 bias_correction2_sqrt):
+    """One Adam update with array-module operations, in place (the kernel's formulas)."""
+    if wd != 0 and decoupled:
+        xp.multiply(x, 1 - lr * wd, out=x)
+    if wd != 0 and not decoupled:  # g + wd * p (or -g + wd * p)
+        d = xp.multiply(x, wd)
+        (xp.subtract if maximize else xp.add)(d, g, out=d)
+    elif maximize:
+        d = xp.negative(g)
+    else:
+        d = g
+    t = xp.subtract(d, m)  # m.lerp_(d, 1 - beta1) = m + (1 - beta1) (d - m)
+    xp.multiply(t, 1 - beta1, out=t)
+    xp.add(m, t, out=m)
+    xp.multiply(v, beta2, out=v)  # v = beta2 v + (1 - beta2) d d
+    xp.multiply(d, 1 - beta2, out=t)
+    xp.multiply(t, d, out=t)
+    xp.add(v, t, out=v)
+    if vmax is not None:
+        xp.maximum(vmax, v, out=vmax)
+        v = vmax
+    xp.sqrt(v, out=t)  # denominator
+    xp.divide(t, bias_correction2_sqrt, out=t)
+    xp.add(t, eps, out=t)
+    xp.divide(m, t, out=t)
+    xp.multiply(t, -step_size, out=t)
+    xp.add(x, t, out=x)
