@@ -241,3 +241,66 @@ def test_backward_through_numpy_constant():
     y = x * numpy.array([3.0, 4.0], dtype=numpy.float32)
     y.sum().backward()
     assert x.grad.tolist() == [3.0, 4.0]
+
+
+def test_dot_grad_never_aliases_an_array_someone_else_holds():
+    """.grad takes a backward's fresh array without a copy, but copies whatever another
+    object still references: the caller's gradient, a hook's array, an array a Function
+    keeps, the same array sent to two leaves."""
+    seen = {}
+
+    class Fresh(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 2
+            seen["ptr"] = out.numpy().ctypes.data   # an address, not a reference
+            return out
+
+    x = nnlite.tensor([1.0, 2.0], requires_grad=True)
+    Fresh.apply(x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    assert x.grad.numpy().ctypes.data == seen["ptr"]       # taken, no copy
+
+    kept = []
+
+    class Keeps(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            kept.append(out)
+            return out
+
+    y = nnlite.tensor([1.0, 2.0], requires_grad=True)
+    Keeps.apply(y).sum().backward()
+    assert not numpy.shares_memory(y.grad.numpy(), kept[0].numpy())
+    kept[0].numpy()[:] = 0
+    assert y.grad.tolist() == [3.0, 3.0]
+
+    z = nnlite.tensor([1.0, 2.0], requires_grad=True)
+    given = numpy.array([5.0, 6.0])
+    z.backward(nnlite.tensor(given))                                    # a leaf root
+    assert z.grad.tolist() == [5.0, 6.0] and not numpy.shares_memory(z.grad.numpy(), given)
+    given2 = nnlite.tensor([1.0, 1.0])
+    (z * 1.0).backward(given2)
+    assert z.grad.tolist() == [6.0, 7.0] and given2.tolist() == [1.0, 1.0]
+
+    a = nnlite.tensor([1.0], requires_grad=True)
+    b = nnlite.tensor([1.0], requires_grad=True)
+    (a + b).sum().backward()                                            # one array, two leaves
+    assert not numpy.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[:] = 9
+    assert b.grad.tolist() == [1.0]
+
+    hooked = numpy.array([4.0, 4.0])
+    h = nnlite.tensor([1.0, 2.0], requires_grad=True)
+    h.register_hook(lambda grad: nnlite.tensor(hooked))
+    (h * 2).sum().backward()
+    assert h.grad.tolist() == [4.0, 4.0] and not numpy.shares_memory(h.grad.numpy(), hooked)

@@ -1108,7 +1108,7 @@ cdef void _gb_channel(const floating* gyp, floating* gbp, Py_ssize_t co, Py_ssiz
 # chunks of GW_PC; each chunk's tile sum is added to the task's accumulator, so every
 # element is summed in the same order whatever the task grid or thread count.
 
-DEF GW_PC = 256          # reduction columns (n, l) per chunk of the packed grad weight
+DEF GW_PC = 512          # reduction columns (n, l) per chunk of the packed grad weight
 
 
 cdef void _gw_pack(floating* wp, const floating* xg, Py_ssize_t Cin, Py_ssize_t L,

@@ -5,6 +5,7 @@ gradient down (a topological order); gradients reaching one node output or one
 leaf are summed before use; leaves receive their total in ``.grad``.
 """
 import heapq
+import sys
 
 from nnlite import _backend
 from nnlite.autograd import function, grad_mode
@@ -113,14 +114,20 @@ def run_backward(roots, grads, retain_graph=False, capture=None):
                             _skip(nxt, deps, buffers, ready, retain_graph)
                 elif g is not None:
                     _add_leaf(leaf_grads, nxt, _validate(node, i, _as_array(g)))
-        for leaf, g in leaf_grads.values():
+        outs = in_grads = g = None   # drop this frame's references to gradient arrays
+        for key in list(leaf_grads):
+            leaf, g = leaf_grads.pop(key)
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
             if capture is not None:
                 if id(leaf) in capture:
                     capture[id(leaf)] = g if capture[id(leaf)] is None else capture[id(leaf)] + g
                 continue
-            _accumulate(leaf, g)
+            # referenced by `g` and getrefcount's argument only: nobody else can see the
+            # array, so .grad may take it without a copy (PyTorch steals such gradients too)
+            owned = sys.getrefcount(g) <= 2
+            _accumulate(leaf, g, owned)
+            g = None
     finally:
         grad_mode._state.enabled = prev
 
@@ -185,12 +192,18 @@ def _add_leaf(leaf_grads, leaf, g):
         entry[1] = entry[1] + g
 
 
-def _accumulate(leaf, g):
-    """Add ``g`` into ``leaf.grad`` in place (a fresh copy the first time, never an alias)."""
+def _accumulate(leaf, g, owned=False):
+    """Add ``g`` into ``leaf.grad`` in place.  The first time ``.grad`` is a fresh copy of
+    ``g``, never an alias of an array anyone else holds; with ``owned`` (no other reference
+    to ``g`` exists) a contiguous array of the leaf's dtype that owns its memory is taken
+    as it is."""
     if g.shape != leaf.shape:
-        g = _sum_to(g, leaf.shape)
+        g, owned = _sum_to(g, leaf.shape), False
     if leaf._grad is None:
-        arr = g.astype(leaf._data.dtype, copy=True)
+        if owned and g.dtype == leaf._data.dtype and g.flags.c_contiguous and g.flags.owndata:
+            arr = g
+        else:
+            arr = g.astype(leaf._data.dtype, copy=True)
         leaf._grad = function._Tensor._wrap(arr)
     else:
         leaf._grad._data += g
