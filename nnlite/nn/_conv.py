@@ -145,23 +145,25 @@ def padding_pair(padding, kernel_size, stride, dilation, error):
     return p, p
 
 
+_F32, _F64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
+_grad_state = grad_mode._state
+_nd = numpy.ndarray
+
+
 def apply(input, w, bias, s, pad, d, groups):
     """Check the tensors against each other and run the convolution; the scalars are already valid."""
     x = input if isinstance(input, Tensor) else _as_input(input)
     b = bias if bias is None or isinstance(bias, Tensor) else _as_input(bias)
-    xs, ws = x._data.shape, w._data.shape
+    xa, wa = x._data, w._data
+    ba = None if b is None else b._data
+    xs, ws = xa.shape, wa.shape
     nd = len(xs)
     if nd != 3 and nd != 2:
         raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
                            f"{list(xs)}")
-    xdt, wdt = x._data.dtype, w._data.dtype
-    if xdt != wdt or xdt.kind != "f" or xdt.itemsize < 4:
-        if xdt.kind != "f":
-            raise RuntimeError(f"conv1d expects a floating-point input (float32 or float64), but got {xdt}")
-        if xdt != wdt:
-            raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and weight type ({_dtype_name(wdt)}) should be "
-                               f"the same: got input {xdt} and weight {wdt}")
-        raise RuntimeError(f"conv1d supports float32 and float64, but got {xdt}")
+    xdt = xa.dtype
+    if not (xdt is wa.dtype and (xdt is _F32 or xdt is _F64)):   # identity: the common case, cheap
+        _check_dtypes(xdt, wa.dtype)
     if ws[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
                            f"but got weight of size [{list(ws)}] instead")
@@ -170,33 +172,41 @@ def apply(input, w, bias, s, pad, d, groups):
         shown = list(xs) if nd == 3 else [1] + list(xs)
         raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected input{shown} to have "
                            f"{ws[1] * groups} channels, but got {c_in} channels instead")
-    if b is not None:
-        bs = b._data.shape
+    if ba is not None:
+        bs = ba.shape
         if len(bs) != 1 or bs[0] != ws[0]:
             raise RuntimeError(f"Given weight of size {list(ws)}, expected bias to be 1-dimensional with "
                                f"{ws[0]} elements, but got bias of size {list(bs)} instead")
-        if b._data.dtype != xdt:
-            raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and bias type ({_dtype_name(b._data.dtype)}) "
+        if ba.dtype is not xdt and ba.dtype != xdt:
+            raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and bias type ({_dtype_name(ba.dtype)}) "
                                "should be the same")
-    padded = xs[-1] + pad[0] + pad[1]
-    span = d * (ws[2] - 1) + 1
-    if padded < span:
-        raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel size: ({span}). "
-                           "Kernel size can't be greater than actual input size")
+    if xs[-1] + pad[0] + pad[1] < d * (ws[2] - 1) + 1:
+        raise RuntimeError(f"Calculated padded input size per channel: ({xs[-1] + pad[0] + pad[1]}). "
+                           f"Kernel size: ({d * (ws[2] - 1) + 1}). Kernel size can't be greater than actual "
+                           "input size")
     if nd == 2:
         y = Conv1dFunction.apply(x.unsqueeze(0), w, b, s, pad, d, groups)
         return y.squeeze(0)
-    if not (grad_mode._state.enabled and (x._requires_grad or w._requires_grad or
-                                          (b is not None and b._requires_grad))):
+    if not (_grad_state.enabled and (x._requires_grad or w._requires_grad or
+                                     (b is not None and b._requires_grad))):
         # nothing to record (inference): skip the graph node, run the kernel (and its device check)
-        xa, wa = x._data, w._data
-        ba = None if b is None else b._data
-        if type(xa) is numpy.ndarray and type(wa) is numpy.ndarray and (ba is None or type(ba) is numpy.ndarray):
-            xp = numpy
+        if type(xa) is _nd and type(wa) is _nd and (ba is None or type(ba) is _nd):
+            kern = _cpu_kernels or _kernels_for(numpy)
         else:
-            xp = _backend.get_array_module(xa, wa, *(() if ba is None else (ba,)))
-        return Tensor._wrap(_kernels_for(xp).forward(xa, wa, ba, s, d, groups, pad=pad))
+            kern = _kernels_for(_backend.get_array_module(xa, wa, *(() if ba is None else (ba,))))
+        return Tensor._wrap(kern.forward(xa, wa, ba, s, d, groups, pad))
     return Conv1dFunction.apply(x, w, b, s, pad, d, groups)
+
+
+def _check_dtypes(xdt, wdt):
+    """PyTorch's errors for an input / weight dtype pair that conv1d cannot take."""
+    if xdt.kind != "f":
+        raise RuntimeError(f"conv1d expects a floating-point input (float32 or float64), but got {xdt}")
+    if xdt != wdt:
+        raise RuntimeError(f"Input type ({_dtype_name(xdt)}) and weight type ({_dtype_name(wdt)}) should be "
+                           f"the same: got input {xdt} and weight {wdt}")
+    if xdt.itemsize < 4:
+        raise RuntimeError(f"conv1d supports float32 and float64, but got {xdt}")
 
 
 def _as_input(a):
