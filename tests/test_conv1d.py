@@ -318,3 +318,18 @@ def test_mixed_float64_module_and_float32_input_is_an_error():
     assert m.weight.dtype == nnlite.float64
     with pytest.raises(RuntimeError, match="Input type \\(Float\\) and weight type \\(Double\\)"):
         m(numpy.zeros((1, 1, 5), numpy.float32))
+
+
+def test_weight_replaced_by_a_plain_attribute_is_used():
+    """Reparametrisations (weight norm and the like) delete the Parameter and set a computed
+    tensor under the same name: forward must read that, not a stale parameter."""
+    nnlite.manual_seed(0)
+    m = nn.Conv1d(2, 3, 3, bias=False)
+    x = numpy.ones((1, 2, 5), numpy.float32)
+    w2 = m.weight.detach() * 2
+    del m.weight
+    m.weight = w2
+    assert "weight" not in dict(m.named_parameters())
+    numpy.testing.assert_allclose(m(x).numpy(), nnlite.nn.functional.conv1d(x, w2).numpy())
+    m.bias = nn.Parameter(nnlite.ones(3))
+    numpy.testing.assert_allclose(m(x).detach().numpy(), nnlite.nn.functional.conv1d(x, w2).numpy() + 1)

@@ -34,8 +34,11 @@
 # grad input and grad weight take the padded x / produce the padded gx.
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
+cimport numpy as cnp
 from libc.string cimport memcpy
 cimport cython
+
+cnp.import_array()
 
 ctypedef fused floating:
     float
@@ -407,25 +410,17 @@ cdef void _fwd_row(floating* dst, const floating* src, Py_ssize_t rowlen, const 
 
 # ---------------------------------------------------------------- forward
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
-            const floating[:, :, ::1] w,       # IN  (C_out, C_in/groups, K)
-            const floating[::1] bias,          # IN  (C_out,) or None
-            floating[:, :, ::1] out,           # OUT (N, C_out, L_out)
-            int stride, int dilation, int groups, int num_threads,
-            Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
-    """out[n, o, l] = bias[o] + sum_{c, k} w[o, c, k] * xp[n, g*C_in/groups + c, l*stride + k*dilation]
-    where xp is x with pad_left / pad_right zeros around each row (never materialised
-    in full: edge tasks copy the slice they read)."""
-    cdef Py_ssize_t N = x.shape[0], Cin = x.shape[1], L = x.shape[2]
+cdef int _forward(const floating* xp, const floating* wp, const floating* bp, floating* op,
+                  Py_ssize_t N, Py_ssize_t Cin, Py_ssize_t L, Py_ssize_t Cout, Py_ssize_t Cig,
+                  Py_ssize_t K, Py_ssize_t Lout, int stride, int dilation, int groups,
+                  int num_threads, Py_ssize_t pad_left, Py_ssize_t pad_right) except -1:
+    """forward() on C-contiguous buffers whose shapes :func:`forward` has checked."""
     cdef Py_ssize_t pl = pad_left, Lp = L + pad_left + pad_right
-    cdef Py_ssize_t Cout = w.shape[0], Cig = w.shape[1], K = w.shape[2]
-    cdef Py_ssize_t Lout = out.shape[2], s = stride, d = dilation, G = groups
+    cdef Py_ssize_t s = stride, d = dilation, G = groups
     cdef Py_ssize_t Cog = Cout // G, R = Cig * K
     cdef Py_ssize_t Lq = (Lp + s - 1) // s, rowlen = L
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
-    cdef bint has_bias = bias is not None
+    cdef bint has_bias = bp != NULL
     cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid, lb, nsb, sb, c0, c1
     cdef Py_ssize_t cbt, ncg
     cdef bint valid, local
@@ -437,23 +432,19 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
     cdef const floating* src_base
     cdef const floating* src
     cdef int nt
-    if pad_left < 0 or pad_right < 0:
-        raise ValueError("conv1d: negative padding")
     if N == 0 or Cout == 0 or Lout <= 0:
-        return
-    if Lout > (Lp - d * (K - 1) - 1) // s + 1:
-        raise ValueError("conv1d: output longer than the padded input allows")
+        return 0
     zeros[0] = 0
     off = <Py_ssize_t*>_alloc(R, sizeof(Py_ssize_t))
     try:
-        src_base = &x[0, 0, 0]
+        src_base = xp
         local = s == 1 and Lp > L and Cig * Lp * <Py_ssize_t>sizeof(floating) <= L2_SLICE
         if (s > 1 or Lp > L) and Cog <= ROW_MAX and not local:
             # single-row kernel: one zero-padded, phase-split copy of x
             xs = <floating*>_alloc(N * Cin * s * Lq, sizeof(floating))
             rowlen = s * Lq
             with nogil:
-                _deinterleave(&x[0, 0, 0], xs, N * Cin, Lp, s, Lq,
+                _deinterleave(xp, xs, N * Cin, Lp, s, Lq,
                               _nt(num_threads, N * Cin, N * Cin * Lp), pl, L)
             src_base = xs
         for ci in range(Cig):
@@ -468,8 +459,8 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                         n = t // Cout
                         co = t % Cout
                         g = co // Cog
-                        _fwd_row(&out[n, co, 0], src_base + (n * Cin + g * Cig) * rowlen, rowlen,
-                                 off, &w[co, 0, 0], R, &bias[co] if has_bias else zeros,
+                        _fwd_row(op + (n * Cout + co) * Lout, src_base + (n * Cin + g * Cig) * rowlen, rowlen,
+                                 off, wp + co * R, R, bp + co if has_bias else zeros,
                                  Lout, Cig, K, d, L, pl, Lp, local)
             else:
                 with nogil, parallel(num_threads=nt):
@@ -477,8 +468,8 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                         n = t // Cout
                         co = t % Cout
                         g = co // Cog
-                        _fwd_row(&out[n, co, 0], src_base + (n * Cin + g * Cig) * rowlen, rowlen,
-                                 off, &w[co, 0, 0], R, &bias[co] if has_bias else zeros,
+                        _fwd_row(op + (n * Cout + co) * Lout, src_base + (n * Cin + g * Cig) * rowlen, rowlen,
+                                 off, wp + co * R, R, bp + co if has_bias else zeros,
                                  Lout, Cig, K, d, L, pl, Lp, local)
         else:
             ncb = (Cog + NNL_MR - 1) // NNL_MR
@@ -490,9 +481,9 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                 for m in range(NNL_MR):
                     co = g * Cog + cb * NNL_MR + m
                     valid = cb * NNL_MR + m < Cog
-                    init[gb * NNL_MR + m] = bias[co] if (valid and has_bias) else 0
+                    init[gb * NNL_MR + m] = bp[co] if (valid and has_bias) else 0
                     for r in range(R):
-                        wpack[(gb * R + r) * NNL_MR + m] = w[co, r // K, r % K] if valid else 0
+                        wpack[(gb * R + r) * NNL_MR + m] = wp[co * R + r] if valid else 0
             lb = _superblock(Cig, (K - 1) * d, s, Lout, sizeof(floating), nr)
             nsb = max(1, Lout // lb)
             cbt = _blocks_per_task(ncb, N * G * nsb, num_threads)
@@ -508,7 +499,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                         cb = (t % ncg) * cbt
                         c0 = sb * lb
                         c1 = Lout if sb == nsb - 1 else c0 + lb
-                        _fwd_task(&x[n, g * Cig, 0], L, pl, Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                        _fwd_task(xp + (n * Cin + g * Cig) * L, L, pl, Lp, op + (n * Cout + g * Cog) * Lout, Lout, Cig, Cog, K,
                                   s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
                                   c0, c1, cb, min(ncb, cb + cbt))
             else:
@@ -520,7 +511,7 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
                         cb = (t % ncg) * cbt
                         c0 = sb * lb
                         c1 = Lout if sb == nsb - 1 else c0 + lb
-                        _fwd_task(&x[n, g * Cig, 0], L, pl, Lp, &out[n, g * Cog, 0], Lout, Cig, Cog, K,
+                        _fwd_task(xp + (n * Cin + g * Cig) * L, L, pl, Lp, op + (n * Cout + g * Cog) * Lout, Lout, Cig, Cog, K,
                                   s, d, off, wpack + g * ncb * R * NNL_MR, init + g * ncb * NNL_MR,
                                   c0, c1, cb, min(ncb, cb + cbt))
     finally:
@@ -528,6 +519,73 @@ def forward(const floating[:, :, ::1] x,       # IN  (N, C_in, L)
         free(xs)
         free(wpack)
         free(init)
+    return 0
+
+
+cdef inline cnp.ndarray _checked(object a, str name, int ndim, int typenum, bint write):
+    """``a`` as a C-contiguous numpy array of ``ndim`` dimensions and dtype ``typenum`` (the
+    checks of a typed memoryview, without the cost of exporting a buffer)."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"conv1d: {name} must be a numpy array, but got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_NDIM(arr) != ndim:
+        raise ValueError(f"conv1d: {name} must have {ndim} dimensions, but got {cnp.PyArray_NDIM(arr)}")
+    if cnp.PyArray_TYPE(arr) != typenum:
+        raise TypeError(f"conv1d: expected {name} of dtype {cnp.PyArray_DescrFromType(typenum)}, "
+                        f"but got {arr.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise ValueError(f"conv1d: {name} must be C-contiguous")
+    if write and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"conv1d: {name} must be writeable")
+    return arr
+
+
+def forward(x, w, bias, out, int stride, int dilation, int groups, int num_threads,
+            Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
+    """out[n, o, l] = bias[o] + sum_{c, k} w[o, c, k] * xp[n, g*C_in/groups + c, l*stride + k*dilation]
+    where xp is x with pad_left / pad_right zeros around each row (never materialised
+    in full: edge tasks copy the slice they read).
+
+    x (N, C_in, L), w (C_out, C_in/groups, K), bias (C_out,) or None and out (N, C_out,
+    L_out): C-contiguous numpy arrays of one dtype, float32 or float64.  Their shapes are
+    checked against each other here (a call never reads or writes outside them)."""
+    if not cnp.PyArray_Check(x):
+        raise TypeError(f"conv1d: x must be a numpy array, but got {type(x).__name__}")
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
+        raise TypeError(f"conv1d: expected float32 or float64 arrays, but got {x.dtype}")
+    cdef cnp.ndarray xa = _checked(x, "x", 3, tn, False)
+    cdef cnp.ndarray wa = _checked(w, "w", 3, tn, False)
+    cdef cnp.ndarray oa = _checked(out, "out", 3, tn, True)
+    cdef cnp.ndarray ba = None if bias is None else _checked(bias, "bias", 1, tn, False)
+    cdef cnp.npy_intp* xs = cnp.PyArray_DIMS(xa)
+    cdef cnp.npy_intp* ws = cnp.PyArray_DIMS(wa)
+    cdef cnp.npy_intp* os = cnp.PyArray_DIMS(oa)
+    cdef Py_ssize_t N = xs[0], Cin = xs[1], L = xs[2], Cout = ws[0], Cig = ws[1], K = ws[2]
+    cdef Py_ssize_t Lout = os[2]
+    if stride < 1 or dilation < 1 or groups < 1 or K < 1:
+        raise ValueError("conv1d: stride, dilation, groups and the kernel size must be positive")
+    if pad_left < 0 or pad_right < 0:
+        raise ValueError("conv1d: negative padding")
+    if Cout % groups or Cin != Cig * groups:
+        raise ValueError(f"conv1d: w of shape ({Cout}, {Cig}, {K}) does not fit {Cin} input "
+                         f"channels in {groups} groups")
+    if os[0] != N or os[1] != Cout:
+        raise ValueError("conv1d: out must have shape (N, C_out, L_out)")
+    if ba is not None and cnp.PyArray_DIMS(ba)[0] != Cout:
+        raise ValueError("conv1d: bias must have C_out elements")
+    if Lout > 0 and Lout > (L + pad_left + pad_right - dilation * (K - 1) - 1) // stride + 1:
+        raise ValueError("conv1d: output longer than the padded input allows")
+    if tn == cnp.NPY_FLOAT32:
+        _forward(<const float*>cnp.PyArray_DATA(xa), <const float*>cnp.PyArray_DATA(wa),
+                 NULL if ba is None else <const float*>cnp.PyArray_DATA(ba),
+                 <float*>cnp.PyArray_DATA(oa), N, Cin, L, Cout, Cig, K, Lout, stride, dilation,
+                 groups, num_threads, pad_left, pad_right)
+    else:
+        _forward(<const double*>cnp.PyArray_DATA(xa), <const double*>cnp.PyArray_DATA(wa),
+                 NULL if ba is None else <const double*>cnp.PyArray_DATA(ba),
+                 <double*>cnp.PyArray_DATA(oa), N, Cin, L, Cout, Cig, K, Lout, stride, dilation,
+                 groups, num_threads, pad_left, pad_right)
 
 
 DEF GI_CHUNK = 256       # phase columns per pass of the strided grad input (task-local buffer)

@@ -114,15 +114,14 @@ def _specialised(fused):
 
 def set_variant(name):
     """Switch the kernel variant used by this module (for tests and benchmarks)."""
-    global VARIANT, _k, _FWD, _GI, _GW, _GB
+    global VARIANT, _k, _GI, _GW, _GB
     _k = _load(name)
-    _FWD, _GI, _GW, _GB = (_specialised(f) for f in (_k.forward, _k.grad_input, _k.grad_weight,
-                                                     _k.grad_bias))
+    _GI, _GW, _GB = (_specialised(f) for f in (_k.grad_input, _k.grad_weight, _k.grad_bias))
     VARIANT = name
 
 
 VARIANT = None
-_k = _FWD = _GI = _GW = _GB = None
+_k = _GI = _GW = _GB = None
 set_variant(os.environ.get("NNLITE_KERNEL_VARIANT") or _best_variant(_cpu_features()))
 
 
@@ -149,29 +148,19 @@ def forward(x, w, b, stride, dilation, groups, pad=(0, 0)):
     """``y[n, o, l] = b[o] + sum_{c,k} w[o, c, k] xp[n, g(o)*C_in/groups + c, l*stride + k*dilation]``.
 
     ``xp`` is ``x`` with ``pad = (left, right)`` zeros around each row; the kernels read
-    the zeros without a padded copy of ``x`` (the default ``(0, 0)``: ``x`` is already padded)."""
+    the zeros without a padded copy of ``x`` (the default ``(0, 0)``: ``x`` is already padded).
+    The kernel checks dtypes and shapes (``TypeError`` / ``ValueError``) before it writes."""
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     if not w.flags.c_contiguous:
         w = np.ascontiguousarray(w)
+    if b is not None and not b.flags.c_contiguous:
+        b = np.ascontiguousarray(b)
     n, _, length = x.shape
     c_out, _, k = w.shape
     pl, pr = pad
-    l_out = max((length + pl + pr - dilation * (k - 1) - 1) // stride + 1, 0)
-    dt = x.dtype
-    if w.dtype != dt or (b is not None and b.dtype != dt):
-        _kernel(_FWD, dt, w, *(() if b is None else (b,)))
-    try:
-        fn = _FWD[dt]
-    except KeyError:
-        _kernel(_FWD, dt)
-    if b is not None and not b.flags.c_contiguous:
-        b = np.ascontiguousarray(b)
-    y = np.empty((n, c_out, l_out), dtype=dt)
-    if pl or pr:
-        fn(x, w, b, y, stride, dilation, groups, _max_threads(), pl, pr)
-    else:
-        fn(x, w, b, y, stride, dilation, groups, _max_threads())
+    y = np.empty((n, c_out, max((length + pl + pr - dilation * (k - 1) - 1) // stride + 1, 0)), x.dtype)
+    _k.forward(x, w, b, y, stride, dilation, groups, _max_threads(), pl, pr)
     return y
 
 

@@ -80,13 +80,17 @@ class Conv1d(Module):
         init.reset_affine(self.weight, self.bias)
 
     def forward(self, input):
-        # the constructor validated the arguments: go straight to the tensor checks
+        # the constructor validated the arguments: go straight to the tensor checks.  A name in
+        # _parameters is never also a plain attribute (Module keeps them apart), so reading the
+        # dict is self.weight / self.bias without the failed attribute lookup behind __getattr__
+        p = self._parameters
+        w = p["weight"] if "weight" in p else self.weight
+        b = p["bias"] if "bias" in p else self.bias
         if self.padding_mode != "zeros":
             x = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return _conv.apply(x, self.weight, self.bias, self.stride[0], (0, 0), self.dilation[0], self.groups)
+            return _conv.apply(x, w, b, self.stride[0], (0, 0), self.dilation[0], self.groups)
         lr = self._reversed_padding_repeated_twice
-        return _conv.apply(input, self.weight, self.bias, self.stride[0], (lr[0], lr[1]), self.dilation[0],
-                           self.groups)
+        return _conv.apply(input, w, b, self.stride[0], (lr[0], lr[1]), self.dilation[0], self.groups)
 
     def extra_repr(self):
         return conv_extra_repr(self)
