@@ -450,3 +450,31 @@ def test_two_python_threads_concurrently():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_forward_entry_checks_shapes_before_touching_memory():
+    """The forward kernel's entry checks every array against the others (a direct call with
+    inconsistent shapes raises, it never reads or writes outside the arrays)."""
+    k = C._k.forward
+    x = np.zeros((2, 4, 10), np.float32)
+    w = np.zeros((6, 2, 3), np.float32)
+    y = np.zeros((2, 6, 8), np.float32)
+    k(x, w, None, y, 1, 1, 2, 1)                                     # consistent: fine
+    bad = [
+        ((x, w, None, np.zeros((2, 6, 9), np.float32), 1, 1, 2, 1), "longer"),     # L_out too long
+        ((x, w, None, np.zeros((3, 6, 8), np.float32), 1, 1, 2, 1), "shape"),      # wrong N
+        ((x, w, None, y, 1, 1, 1, 1), "groups"),                                    # C_in != C_ig * groups
+        ((x, w, np.zeros(5, np.float32), y, 1, 1, 2, 1), "bias"),
+        ((x, w, None, y[:, :, ::2], 1, 1, 2, 1), "contiguous"),
+        ((x, w, None, np.zeros((2, 6, 8)), 1, 1, 2, 1), "dtype"),
+        ((x[0], w, None, y, 1, 1, 2, 1), "dimensions"),
+        ((x, w, None, y, 0, 1, 2, 1), "positive"),
+        ((x, w, None, y, 1, 1, 2, 1, -1, 0), "negative"),
+        ((x.tolist(), w, None, y, 1, 1, 2, 1), "numpy array"),
+    ]
+    ro = np.zeros((2, 6, 8), np.float32)
+    ro.flags.writeable = False
+    bad.append(((x, w, None, ro, 1, 1, 2, 1), "writeable"))
+    for args, msg in bad:
+        with pytest.raises((ValueError, TypeError), match=msg):
+            k(*args)
