@@ -31,10 +31,18 @@ Dispatch rule: always the Cython kernels; no BLAS path.  Inside the kernels the
 shape picks the loop: an 8-channel x 32-column register tile (avx512; 6 x 16 for
 avx2) when a group has more than 2 output channels (forward) or input channels (grad
 input), otherwise a single-row kernel (depthwise, C_in == 1 grad input); grad weight
-uses a 4 x 6 (output channel x (c_in, k)) lane-accumulating tile, or 1 x 8 when a
-group has one output channel; stride > 1 grad input computes each stride phase into a
-small task-local buffer and interleaves it into gx, and stride > 1 grad weight splits
-each task's x rows per sample (no full-size scratch anywhere).  When one thread
+has two forms: the lane form, a 4 x 6 (output channel x (c_in, k)) tile whose vector
+lanes accumulate along l (1 x 8 when a group has one output channel), and the packed
+form, the forward's 8 x 32 tile over a transposed copy of gy with x packed per task
+(a GEMM over N*L_out), which the kernel picks for 64+ output channels per group, 256+
+(c_in, k) rows and short rows (L_out <= 1024, N*L_out <= 16384: a small-batch training
+step, where it measured 1.8-2.7x faster than the lane form; it is slower for long rows
+and few channels).  Stride > 1 grad input computes each stride phase into a small
+task-local buffer and interleaves it into gx, and stride > 1 grad weight splits each
+task's x rows per sample (no full-size scratch besides the packed form's gy copy).
+When a batch has fewer (sample, column block) tasks than about 8 per thread, the
+forward and grad input split the channel blocks across tasks too (a batch of 5 on two
+threads would otherwise run 3 + 2).  When one thread
 suffices the kernels skip the OpenMP region (starting one costs ~1 us).  The BLAS formulation (sum over k of
 ``W[:, :, k] @ x[:, :, k*d::stride]`` with numpy ``matmul``) was measured against
 the kernels on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32,
