@@ -519,7 +519,8 @@ cdef int _forward(const floating* xp, const floating* wp, const floating* bp, fl
 
 cdef inline cnp.ndarray _checked(object a, str name, int ndim, int typenum, bint write):
     """``a`` as a C-contiguous numpy array of ``ndim`` dimensions and dtype ``typenum`` (the
-    checks of a typed memoryview, without the cost of exporting a buffer)."""
+    checks of a typed memoryview, without the cost of exporting a buffer); an input
+    (``write`` false) that is not contiguous is copied, an output must be."""
     if not cnp.PyArray_Check(a):
         raise TypeError(f"conv1d: {name} must be a numpy array, but got {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
@@ -529,7 +530,9 @@ cdef inline cnp.ndarray _checked(object a, str name, int ndim, int typenum, bint
         raise TypeError(f"conv1d: expected {name} of dtype {cnp.PyArray_DescrFromType(typenum)}, "
                         f"but got {arr.dtype}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-        raise ValueError(f"conv1d: {name} must be C-contiguous")
+        if write:
+            raise ValueError(f"conv1d: {name} must be C-contiguous")
+        arr = cnp.PyArray_GETCONTIGUOUS(arr)
     if write and not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"conv1d: {name} must be writeable")
     return arr
@@ -539,11 +542,12 @@ def forward(x, w, bias, out, int stride, int dilation, int groups, int num_threa
             Py_ssize_t pad_left=0, Py_ssize_t pad_right=0):
     """out[n, o, l] = bias[o] + sum_{c, k} w[o, c, k] * xp[n, g*C_in/groups + c, l*stride + k*dilation]
     where xp is x with pad_left / pad_right zeros around each row (never materialised
-    in full: edge tasks copy the slice they read).
+    in full: each task copies the slice it reads).  Returns ``out``.
 
-    x (N, C_in, L), w (C_out, C_in/groups, K), bias (C_out,) or None and out (N, C_out,
-    L_out): C-contiguous numpy arrays of one dtype, float32 or float64.  Their shapes are
-    checked against each other here (a call never reads or writes outside them)."""
+    x (N, C_in, L), w (C_out, C_in/groups, K) and bias (C_out,) or None: numpy arrays of
+    one dtype, float32 or float64 (non-contiguous ones are copied); out (N, C_out, L_out):
+    a C-contiguous array of that dtype, or None for a new one.  The shapes are checked
+    against each other here (a call never reads or writes outside the arrays)."""
     if not cnp.PyArray_Check(x):
         raise TypeError(f"conv1d: x must be a numpy array, but got {type(x).__name__}")
     cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>x)
@@ -551,8 +555,17 @@ def forward(x, w, bias, out, int stride, int dilation, int groups, int num_threa
         raise TypeError(f"conv1d: expected float32 or float64 arrays, but got {x.dtype}")
     cdef cnp.ndarray xa = _checked(x, "x", 3, tn, False)
     cdef cnp.ndarray wa = _checked(w, "w", 3, tn, False)
-    cdef cnp.ndarray oa = _checked(out, "out", 3, tn, True)
     cdef cnp.ndarray ba = None if bias is None else _checked(bias, "bias", 1, tn, False)
+    cdef cnp.npy_intp dims[3]
+    if out is None:
+        if stride < 1 or dilation < 1:
+            raise ValueError("conv1d: stride, dilation, groups and the kernel size must be positive")
+        dims[0] = cnp.PyArray_DIMS(xa)[0]
+        dims[1] = cnp.PyArray_DIMS(wa)[0]
+        dims[2] = max(0, (cnp.PyArray_DIMS(xa)[2] + pad_left + pad_right
+                          - dilation * (cnp.PyArray_DIMS(wa)[2] - 1) - 1) // stride + 1)
+        out = cnp.PyArray_EMPTY(3, dims, tn, 0)
+    cdef cnp.ndarray oa = _checked(out, "out", 3, tn, True)
     cdef cnp.npy_intp* xs = cnp.PyArray_DIMS(xa)
     cdef cnp.npy_intp* ws = cnp.PyArray_DIMS(wa)
     cdef cnp.npy_intp* os = cnp.PyArray_DIMS(oa)
@@ -581,6 +594,7 @@ def forward(x, w, bias, out, int stride, int dilation, int groups, int num_threa
                  NULL if ba is None else <const double*>cnp.PyArray_DATA(ba),
                  <double*>cnp.PyArray_DATA(oa), N, Cin, L, Cout, Cig, K, Lout, stride, dilation,
                  groups, num_threads, pad_left, pad_right)
+    return oa
 
 
 DEF GI_CHUNK = 256       # phase columns per pass of the strided grad input (task-local buffer)

@@ -157,19 +157,9 @@ def forward(x, w, b, stride, dilation, groups, pad=(0, 0)):
 
     ``xp`` is ``x`` with ``pad = (left, right)`` zeros around each row; the kernels read
     the zeros without a padded copy of ``x`` (the default ``(0, 0)``: ``x`` is already padded).
-    The kernel checks dtypes and shapes (``TypeError`` / ``ValueError``) before it writes."""
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
-    if not w.flags.c_contiguous:
-        w = np.ascontiguousarray(w)
-    if b is not None and not b.flags.c_contiguous:
-        b = np.ascontiguousarray(b)
-    n, _, length = x.shape
-    c_out, _, k = w.shape
-    pl, pr = pad
-    y = np.empty((n, c_out, max((length + pl + pr - dilation * (k - 1) - 1) // stride + 1, 0)), x.dtype)
-    _k.forward(x, w, b, y, stride, dilation, groups, _max_threads(), pl, pr)
-    return y
+    The kernel allocates ``y``, and checks dtypes and shapes (``TypeError`` /
+    ``ValueError``) before it writes anything."""
+    return _k.forward(x, w, b, None, stride, dilation, groups, _max_threads(), pad[0], pad[1])
 
 
 def grad_input(gy, w, x_shape, stride, dilation, groups, pad=(0, 0)):

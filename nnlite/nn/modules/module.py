@@ -164,6 +164,8 @@ class Module:
     def __call__(self, *args, **kwargs):
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
+        if len(args) == 1 and type(args[0]) is _np_ndarray:   # the common numpy call, cheaply
+            return self.forward(Tensor._wrap(args[0]), **kwargs)
         for a in args:
             if not isinstance(a, Tensor) and _is_array(a):
                 args = _wrap_arrays(args)
