@@ -42,21 +42,18 @@ task-local buffer and interleaves it into gx, and stride > 1 grad weight splits 
 task's x rows per sample (no full-size scratch besides the packed form's gy copy).
 When a batch has fewer (sample, column block) tasks than about 8 per thread, the
 forward and grad input split the channel blocks across tasks too (a batch of 5 on two
-threads would otherwise run 3 + 2).  When one thread
-suffices the kernels skip the OpenMP region (starting one costs ~1 us).  The BLAS formulation (sum over k of
-``W[:, :, k] @ x[:, :, k*d::stride]`` with numpy ``matmul``) was measured against
-the kernels on the benchmark shapes (2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32,
-2 threads; the machine was shared, so medians of 5):
+threads would otherwise run 3 + 2).  Each forward task copies the input slice it
+reads (phase-split, padding zeros included) before its tiles run: reading x in place
+was measured 5-15% slower where rows are a power of two apart (they share L1 sets);
+grad input copies gy rows that are a multiple of 1 KiB apart for the same reason.
+When one thread suffices the kernels skip the OpenMP region (starting one costs ~1 us).
 
-    shape     kernel GFLOP/s   BLAS GFLOP/s
-    wide           193             110
-    dilated         91              72
-    strided         86              40
-    mid        56-133 (noisy)       72
-
-BLAS won no shape consistently (mid is within the noise; on a quiet machine the
-kernel reaches 133-169 GFLOP/s there), and it would make results depend on
-OpenBLAS's own threading, so there is no matmul path.
+No BLAS.  The BLAS formulation (sum over k of ``W[:, :, k] @ x[:, :, k*d::stride]``
+with numpy ``matmul``) was measured against the kernels on the benchmark shapes
+(2-core AMD EPYC, numpy 2.4 / OpenBLAS, float32, 2 threads, medians of 5) and won
+none of them (wide: kernel 193 GFLOP/s, BLAS 110; dilated 91 / 72; strided 86 / 40;
+mid within the noise, before the forward's slice copy took mid to 150); and OpenBLAS's
+gemm gives different bits for 1 and 2 threads, which would break the determinism rule.
 """
 import os
 
