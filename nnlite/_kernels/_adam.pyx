@@ -60,6 +60,8 @@ def adam_step(floating[::1] p,         # IN/OUT parameter
               double lr, double beta1, double beta2, double eps, double weight_decay,
               bint decoupled, bint maximize, double step_size, double bc2_sqrt,
               int num_threads):
+    """One Adam step on 1-D arrays of one dtype, in place (the module docstring's formulas);
+    ``step_size = lr / (1 - beta1**t)``, ``bc2_sqrt = sqrt(1 - beta2**t)``."""
     cdef Py_ssize_t n = p.shape[0], b, nb = (n + BLOCK - 1) // BLOCK
     cdef bint ams = vmax is not None
     if g.shape[0] != n or m.shape[0] != n or v.shape[0] != n or (ams and vmax.shape[0] != n):
