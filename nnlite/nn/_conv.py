@@ -73,6 +73,8 @@ class Conv1dFunction(Function):
         xa, wa = ctx.saved_arrays
         xshape, wshape, stride, pad, dilation, groups, kern = ctx.meta
         needs = ctx.needs_input_grad
+        if not gy.flags.c_contiguous:   # e.g. sum()'s broadcast gradient: one copy for both kernels
+            gy = _backend.get_array_module(gy).ascontiguousarray(gy)
         gx = gw = gb = None
         if needs[0]:
             gx = kern.grad_input(gy, wa, xshape, stride, dilation, groups, pad=pad)
