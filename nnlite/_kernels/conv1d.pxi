@@ -1242,18 +1242,23 @@ cdef void _gy_transpose(const floating* gy, floating* gyT, floating* gbp, Py_ssi
                 _gb_channel(gy, gbp, (c // Cpad) * Cog + j, N, Cout, Lout, gbe)
 
 
+cdef inline Py_ssize_t _packed_scratch(Py_ssize_t nrb, Py_ssize_t njt, Py_ssize_t nr) noexcept nogil:
+    """Elements of one packed grad-weight task's scratch: packed x, accumulators, a tile, zeros."""
+    return nrb * GW_PC * NNL_MR + nrb * NNL_MR * njt * nr + NNL_MR * nr + NNL_MR
+
+
 cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize_t jt0,
                           Py_ssize_t jt1, const floating* xp, const floating* gyT,
                           floating* gwp, const Py_ssize_t* off, Py_ssize_t W, Py_ssize_t Cpad,
                           Py_ssize_t Cin, Py_ssize_t L, Py_ssize_t Lout, Py_ssize_t NL,
                           Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t R,
-                          Py_ssize_t s, Py_ssize_t d, Py_ssize_t pl) noexcept nogil:
-    """Rows (c_in, k) [rb0*MR, rb1*MR) x columns c_out [jt0*nr, jt1*nr) of group g."""
+                          Py_ssize_t s, Py_ssize_t d, Py_ssize_t pl,
+                          floating* wp) noexcept nogil:
+    """Rows (c_in, k) [rb0*MR, rb1*MR) x columns c_out [jt0*nr, jt1*nr) of group g.  `wp`:
+    the task's scratch, _packed_scratch(rb1 - rb0, jt1 - jt0) elements."""
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef Py_ssize_t nrb = rb1 - rb0, ncols = (jt1 - jt0) * nr
     cdef Py_ssize_t p0, P, rb, jt, m, j, r, co
-    cdef floating* wp = <floating*>malloc((nrb * GW_PC * NNL_MR + nrb * NNL_MR * ncols
-                                           + NNL_MR * nr + NNL_MR) * sizeof(floating))
     cdef floating* acc = wp + nrb * GW_PC * NNL_MR
     cdef floating* tmp = acc + nrb * NNL_MR * ncols
     cdef floating* zeros = tmp + NNL_MR * nr
@@ -1285,7 +1290,6 @@ cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize
                 if co >= Cog:
                     break
                 gwp[(g * Cog + co) * R + r] = acc[(rb * NNL_MR + m) * ncols + j]
-    free(wp)
 
 
 cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* gwp,
@@ -1300,6 +1304,8 @@ cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* 
     cdef Py_ssize_t rbt, jtt, nrg, njg, tasks, t, g, rg, jg, i, ncb
     cdef Py_ssize_t* off = <Py_ssize_t*>_alloc(GW_PC, sizeof(Py_ssize_t))
     cdef floating* gyT = NULL
+    cdef floating* scratch = NULL
+    cdef Py_ssize_t per
     cdef int nt
     try:
         gyT = <floating*>_alloc(NL * W, sizeof(floating))
@@ -1329,6 +1335,9 @@ cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* 
         njg = (njt + jtt - 1) // jtt
         tasks = G * nrg * njg
         nt = _nt(num_threads, tasks, NL * Cout * R)
+        # every task's scratch, allocated here so that a failure raises MemoryError
+        per = _packed_scratch(rbt, jtt, nr)
+        scratch = <floating*>_alloc(tasks * per, sizeof(floating))
         if nt == 1:
             with nogil:
                 for t in range(tasks):
@@ -1337,7 +1346,7 @@ cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* 
                     jg = t % njg
                     _gw_packed_task(g, rg * rbt, min(nrb, rg * rbt + rbt), jg * jtt,
                                     min(njt, jg * jtt + jtt), xp, gyT, gwp, off, W, Cpad, Cin,
-                                    L, Lout, NL, Cig, Cog, K, R, s, d, pl)
+                                    L, Lout, NL, Cig, Cog, K, R, s, d, pl, scratch + t * per)
         else:
             with nogil, parallel(num_threads=nt):
                 for t in prange(tasks, schedule="static"):
@@ -1346,10 +1355,11 @@ cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* 
                     jg = t % njg
                     _gw_packed_task(g, rg * rbt, min(nrb, rg * rbt + rbt), jg * jtt,
                                     min(njt, jg * jtt + jtt), xp, gyT, gwp, off, W, Cpad, Cin,
-                                    L, Lout, NL, Cig, Cog, K, R, s, d, pl)
+                                    L, Lout, NL, Cig, Cog, K, R, s, d, pl, scratch + t * per)
     finally:
         free(off)
         free(gyT)
+        free(scratch)
     return 0
 
 
