@@ -48,3 +48,24 @@ def host(t):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: runs on a CUDA device (skipped without one)")
+
+
+def call_with(m, params):
+    """fn(x, *p) that runs module ``m`` with its parameters swapped for ``p`` (gradcheck perturbs copies)."""
+    names = [n for n, _ in m.named_parameters()]
+
+    def fn(x, *ps):
+        for n, p in zip(names, ps):
+            m._parameters[n] = p
+        return m(x)
+    return fn
+
+
+def t64(a, device, grad=True):
+    """``a`` as a float64 Tensor on ``device`` (requiring grad by default): a gradcheck input."""
+    return nnlite.tensor(a, dtype=nnlite.float64, device=device, requires_grad=grad)
+
+
+def rng_for(name):
+    """A numpy Generator seeded from ``name``."""
+    return numpy.random.default_rng(abs(hash(name)) % 2 ** 32)

@@ -11,15 +11,11 @@ import nnlite
 import nnlite.nn.functional as F
 from nnlite import nn
 from nnlite.autograd import gradcheck
-from conftest import host
+from conftest import host, t64
 
 
 def arr(rng, *shape, dtype=numpy.float64):
     return rng.standard_normal(shape).astype(dtype)
-
-
-def t64(a, device, grad=True):
-    return nnlite.tensor(a, dtype=nnlite.float64, device=device, requires_grad=grad)
 
 
 # -- gradient-check grid (the same body runs on "cuda" when a GPU is present) -----------------------------

@@ -13,32 +13,13 @@ from nnlite.nn.modules.conv_transpose import ConvTranspose1d
 from nnlite.nn.modules.dropout import Dropout
 from nnlite.nn.modules.flatten import Flatten, Unflatten
 from nnlite.nn.modules.linear import Identity, Linear
-from conftest import host
-
-
-def t64(a, device, grad=True):
-    return nnlite.tensor(a, dtype=nnlite.float64, device=device, requires_grad=grad)
-
-
-def rng_for(name):
-    return numpy.random.default_rng(abs(hash(name)) % 2 ** 32)
+from conftest import call_with, host, rng_for, t64
 
 
 def params64(m, device):
     """The module in float64 on ``device``, and its parameters as gradcheck inputs."""
     m = m.double().to(device)
     return m, list(m.parameters())
-
-
-def call_with(m, params):
-    """fn(x, *p) that runs ``m`` with its parameters swapped for ``p`` (gradcheck perturbs copies)."""
-    names = [n for n, _ in m.named_parameters()]
-
-    def fn(x, *ps):
-        for n, p in zip(names, ps):
-            m._parameters[n] = p
-        return m(x)
-    return fn
 
 
 # -- Linear / Identity / Flatten ----------------------------------------------------------------------------

@@ -12,25 +12,7 @@ from nnlite.nn._pool import pool_output_length
 from nnlite.nn.modules.batchnorm import BatchNorm1d
 from nnlite.nn.modules.normalization import GroupNorm, LayerNorm
 from nnlite.nn.modules.pooling import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
-from conftest import host
-
-
-def t64(a, device, grad=True):
-    return nnlite.tensor(a, dtype=nnlite.float64, device=device, requires_grad=grad)
-
-
-def rng_for(name):
-    return numpy.random.default_rng(abs(hash(name)) % 2 ** 32)
-
-
-def call_with(m, params):
-    names = [n for n, _ in m.named_parameters()]
-
-    def fn(x, *ps):
-        for n, p in zip(names, ps):
-            m._parameters[n] = p
-        return m(x)
-    return fn
+from conftest import call_with, host, rng_for, t64
 
 
 # -- BatchNorm1d ----------------------------------------------------------------------------------------
