@@ -34,12 +34,7 @@ class Conv1d(Module):
         kernel_size = single(kernel_size, "kernel_size")
         stride = single(stride, "stride")
         dilation = single(dilation, "dilation")
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
@@ -112,3 +107,13 @@ def conv_extra_repr(m):
     if m.padding_mode != "zeros":
         s += f", padding_mode={m.padding_mode}"
     return s
+
+
+def check_groups(in_channels, out_channels, groups):
+    """PyTorch's constructor errors for ``groups`` (Conv1d, ConvTranspose1d)."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
+        raise ValueError("groups must be a positive integer")
+    if in_channels % groups != 0:
+        raise ValueError("in_channels must be divisible by groups")
+    if out_channels % groups != 0:
+        raise ValueError("out_channels must be divisible by groups")

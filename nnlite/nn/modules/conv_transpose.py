@@ -3,7 +3,7 @@
 from nnlite.nn import functional as F
 from nnlite.nn import init
 from nnlite.nn._conv import single
-from nnlite.nn.modules.conv import conv_extra_repr
+from nnlite.nn.modules.conv import check_groups, conv_extra_repr
 from nnlite.nn.modules.module import Module
 
 __all__ = ["ConvTranspose1d"]
@@ -32,12 +32,7 @@ class ConvTranspose1d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError('Only "zeros" padding mode is supported for ConvTranspose1d')
         if isinstance(padding, str):
