@@ -11,6 +11,7 @@ from nnlite import _backend
 from nnlite._dtype import get_default_dtype
 from nnlite.autograd.function import Function
 from nnlite._tensor import Tensor, sum_to_shape
+from nnlite._kernels import cpu_floats
 from nnlite._threads import threads_for as _threads_for
 
 _nd = numpy.ndarray
@@ -262,13 +263,9 @@ class Sigmoid(_Unary):
 
 
 def _relu_kernel(*arrays):
-    """The Cython ReLU kernels' module when every array is a contiguous float numpy array of
-    one dtype, else None (the array-module path)."""
-    dt = arrays[0].dtype
-    for a in arrays:
-        if type(a) is not _nd or a.dtype != dt or not a.flags.c_contiguous:
-            return None
-    if dt != numpy.float32 and dt != numpy.float64:
+    """The Cython ReLU kernels' module when they can take the arrays, else None (the
+    array-module path)."""
+    if not cpu_floats(*arrays):
         return None
     from nnlite._kernels import _activation
     return _activation

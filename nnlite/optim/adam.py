@@ -1,7 +1,6 @@
 """Adam and its decoupled-weight-decay form, PyTorch's single-tensor algorithm."""
-import numpy
-
 from nnlite import _dtype
+from nnlite._kernels import cpu_floats
 from nnlite._threads import threads_for
 from nnlite._tensor import tensor, zeros_like
 from nnlite.autograd.grad_mode import no_grad
@@ -108,14 +107,10 @@ class Adam(Optimizer):
 
 
 def _kernel(*arrays):
-    """The Cython Adam kernel's module when every array (None skipped) is a contiguous numpy
-    array of the parameter's float dtype, else None (the array-module path)."""
-    dt = arrays[0].dtype
-    if dt != numpy.float32 and dt != numpy.float64:
+    """The Cython Adam kernel's module when it can take the arrays (None skipped), else None
+    (the array-module path)."""
+    if not cpu_floats(*arrays):
         return None
-    for a in arrays:
-        if a is not None and (type(a) is not numpy.ndarray or a.dtype != dt or not a.flags.c_contiguous):
-            return None
     from nnlite._kernels import _adam
     return _adam
 
