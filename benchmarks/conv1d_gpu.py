@@ -70,15 +70,7 @@ def nnlite_fns(nnlite, cp, s, dtype, x, w, b, gy):
     m.bias._data[...] = cp.asarray(b)
     xt = nnlite.tensor(cp.asarray(x), requires_grad=True)
     gyt = nnlite.tensor(cp.asarray(gy))
-
-    def fwd():
-        with nnlite.no_grad():
-            return m(xt)
-
-    def fwd_bwd():
-        m.weight.grad = m.bias.grad = xt.grad = None
-        m(xt).backward(gyt)
-    return fwd, fwd_bwd
+    return step_fns(nnlite.no_grad, m, xt, gyt)
 
 
 def torch_fns(torch, s, dtype, x, w, b, gy):
@@ -90,9 +82,14 @@ def torch_fns(torch, s, dtype, x, w, b, gy):
         m.bias.copy_(torch.from_numpy(b))
     xt = torch.from_numpy(x).to(dev).requires_grad_()
     gyt = torch.from_numpy(gy).to(dev)
+    return step_fns(torch.no_grad, m, xt, gyt)
 
+
+def step_fns(no_grad, m, xt, gyt):
+    """(forward under ``no_grad``, forward+backward from ``gyt``) of module ``m`` on ``xt``: the same
+    two closures for either library."""
     def fwd():
-        with torch.no_grad():
+        with no_grad():
             return m(xt)
 
     def fwd_bwd():
