@@ -425,7 +425,6 @@ cdef int _forward(const floating* xp, const floating* wp, const floating* bp, fl
     cdef floating* init = NULL
     cdef floating zeros[1]
     cdef const floating* src_base
-    cdef const floating* src
     cdef int nt
     if N == 0 or Cout == 0 or Lout <= 0:
         return 0
@@ -442,10 +441,11 @@ cdef int _forward(const floating* xp, const floating* wp, const floating* bp, fl
                 _deinterleave(xp, xs, N * Cin, Lp, s, Lq,
                               _nt(num_threads, N * Cin, N * Cin * Lp), pl, L)
             src_base = xs
-        for ci in range(Cig):
-            for k in range(K):
-                off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
         if Cog <= ROW_MAX:
+            # the row kernel's tap offsets (the tile path's tasks make their own, per copied slice)
+            for ci in range(Cig):
+                for k in range(K):
+                    off[ci * K + k] = ci * rowlen + ((k * d) % s) * Lq + (k * d) // s
             tasks = N * Cout
             nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
             if nt == 1:  # no OpenMP region: starting one costs ~1 us
