@@ -1,6 +1,6 @@
 """The Conv1d autograd Function: argument checks, then the device's kernels.
 
-This is the single dispatch point of the convolution: ``_kernels_for(xp)``
+This is the single dispatch point of the convolution: ``_kernels_for(x, w, b)``
 returns the CPU kernels (Cython) for numpy arrays and the GPU kernels (CuPy
 RawKernels) for CuPy arrays.  Everything is checked here, before any kernel
 runs or any array is written.
@@ -33,17 +33,21 @@ def same_padding(kernel_size, dilation):
 
 
 _cpu_kernels = None
+_nd = numpy.ndarray
 
 
-def _kernels_for(xp):
+def _kernels_for(xa, wa, ba=None):
+    """The kernels for these arrays: the CPU (Cython) kernels for numpy arrays, the GPU (CuPy
+    RawKernel) ones for CuPy arrays; arrays on different devices raise."""
     global _cpu_kernels
-    if xp is numpy:
-        if _cpu_kernels is None:
-            from nnlite._kernels import conv1d_cpu
-            _cpu_kernels = conv1d_cpu
-        return _cpu_kernels
-    from nnlite._kernels import conv1d_cuda
-    return conv1d_cuda
+    if not (type(xa) is _nd and type(wa) is _nd and (ba is None or type(ba) is _nd)):
+        if _backend.get_array_module(xa, wa, *(() if ba is None else (ba,))) is not numpy:
+            from nnlite._kernels import conv1d_cuda
+            return conv1d_cuda
+    if _cpu_kernels is None:
+        from nnlite._kernels import conv1d_cpu
+        _cpu_kernels = conv1d_cpu
+    return _cpu_kernels
 
 
 class Conv1dFunction(Function):
@@ -55,11 +59,7 @@ class Conv1dFunction(Function):
     def forward(ctx, x, w, b, stride, pad, dilation, groups):
         xa, wa = x._data, w._data
         ba = None if b is None else b._data
-        if type(xa) is numpy.ndarray and type(wa) is numpy.ndarray and (ba is None or type(ba) is numpy.ndarray):
-            xp = numpy
-        else:
-            xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
-        kern = _kernels_for(xp)
+        kern = _kernels_for(xa, wa, ba)
         # the kernels read the zero padding themselves: no padded copy of x
         y = kern.forward(xa, wa, ba, stride, dilation, groups, pad=pad)
         needs = ctx.needs_input_grad
@@ -149,7 +149,6 @@ def padding_pair(padding, kernel_size, stride, dilation, error):
 
 _F32, _F64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
 _grad_state = grad_mode._state
-_nd = numpy.ndarray
 
 
 def apply(input, w, bias, s, pad, d, groups):
@@ -192,11 +191,7 @@ def apply(input, w, bias, s, pad, d, groups):
     if not (_grad_state.enabled and (x._requires_grad or w._requires_grad or
                                      (b is not None and b._requires_grad))):
         # nothing to record (inference): skip the graph node, run the kernel (and its device check)
-        if type(xa) is _nd and type(wa) is _nd and (ba is None or type(ba) is _nd):
-            kern = _cpu_kernels or _kernels_for(numpy)
-        else:
-            kern = _kernels_for(_backend.get_array_module(xa, wa, *(() if ba is None else (ba,))))
-        return Tensor._wrap(kern.forward(xa, wa, ba, s, d, groups, pad))
+        return Tensor._wrap(_kernels_for(xa, wa, ba).forward(xa, wa, ba, s, d, groups, pad))
     return Conv1dFunction.apply(x, w, b, s, pad, d, groups)
 
 

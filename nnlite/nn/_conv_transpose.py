@@ -43,7 +43,7 @@ class ConvTranspose1dFunction(Function):
         xa, wa = x._data, w._data
         ba = None if b is None else b._data
         xp = _backend.get_array_module(xa, wa) if ba is None else _backend.get_array_module(xa, wa, ba)
-        kern = _kernels_for(xp)
+        kern = _kernels_for(xa, wa, ba)
         n, _, length = xa.shape
         c_out = wa.shape[1] * groups
         k = wa.shape[2]
