@@ -77,6 +77,16 @@ def _max_forward_xp(xp, x2, out, kernel, stride, padding, dilation):
     return y, idx.astype(numpy.int64)
 
 
+def _run_cpu(name, inputs, outputs, *params):
+    """``_pool1d.<name>(*inputs, *outputs, *params, threads)`` (the Cython kernels' argument
+    order), unless the outputs are empty; threads by the larger of the first input and output."""
+    from nnlite._kernels import _pool1d
+    from nnlite._threads import threads_for
+    if outputs[0].size:
+        getattr(_pool1d, name)(*inputs, *outputs, *params,
+                               threads_for(max(inputs[0].size, outputs[0].size)))
+
+
 def _scatter_rows(xp, gx, idx, g):
     """gx[r, idx[r, j]] += g[r, j] for every (r, j)."""
     rows = xp.broadcast_to(xp.arange(gx.shape[0])[:, None], idx.shape)
@@ -96,12 +106,9 @@ class MaxPool1dFunction(Function):
         n, c, length = xa.shape
         x2 = _rows(xa)
         if xp is numpy:
-            from nnlite._kernels import _pool1d
-            from nnlite._threads import threads_for
             y = numpy.empty((n * c, out), xa.dtype)
             idx = numpy.empty((n * c, out), numpy.int64)
-            if y.size:
-                _pool1d.max_forward(x2, y, idx, kernel, stride, padding, dilation, threads_for(x2.size))
+            _run_cpu("max_forward", (x2,), (y, idx), kernel, stride, padding, dilation)
         else:
             y, idx = _max_forward_xp(xp, x2, out, kernel, stride, padding, dilation)
         ctx.shape = xa.shape
@@ -116,11 +123,8 @@ class MaxPool1dFunction(Function):
         xp = _backend.get_array_module(gy)
         g2 = xp.ascontiguousarray(gy).reshape(n * c, -1)
         if xp is numpy:
-            from nnlite._kernels import _pool1d
-            from nnlite._threads import threads_for
             gx = numpy.empty((n * c, length), gy.dtype)
-            if gx.size:
-                _pool1d.max_backward(g2, ctx.idx, gx, threads_for(gx.size))
+            _run_cpu("max_backward", (g2, ctx.idx), (gx,))
         else:
             gx = xp.zeros((n * c, length), gy.dtype)
             inside = ctx.idx < length  # a window with no tap inside the input sends its gradient nowhere
@@ -207,11 +211,8 @@ class AvgPool1dFunction(Function):
         ctx.shape, ctx.args = xa.shape, (kernel, stride, padding, count_include_pad, out)
         x2 = _rows(xa)
         if xp is numpy:
-            from nnlite._kernels import _pool1d
-            from nnlite._threads import threads_for
             y = numpy.empty((n * c, out), xa.dtype)
-            if y.size:
-                _pool1d.avg_forward(x2, y, kernel, stride, padding, bool(count_include_pad), threads_for(x2.size))
+            _run_cpu("avg_forward", (x2,), (y,), kernel, stride, padding, bool(count_include_pad))
         else:
             pos, weight = _avg_taps(xp, xa.dtype, length, out, kernel, stride, padding, count_include_pad)
             y = (x2[:, pos] * weight[None]).sum(axis=2)
@@ -224,11 +225,8 @@ class AvgPool1dFunction(Function):
         xp = _backend.get_array_module(gy)
         g2 = xp.ascontiguousarray(gy).reshape(n * c, out)
         if xp is numpy:
-            from nnlite._kernels import _pool1d
-            from nnlite._threads import threads_for
             gx = numpy.empty((n * c, length), gy.dtype)
-            if gx.size:
-                _pool1d.avg_backward(g2, gx, kernel, stride, padding, bool(count_include_pad), threads_for(gx.size))
+            _run_cpu("avg_backward", (g2,), (gx,), kernel, stride, padding, bool(count_include_pad))
         else:
             pos, weight = _avg_taps(xp, gy.dtype, length, out, kernel, stride, padding, count_include_pad)
             gx = xp.zeros((n * c, length), gy.dtype)
