@@ -1,0 +1,1 @@
+"""Helpers around modules and their parameters (see PyTorch's ``torch.nn.utils``)."""
