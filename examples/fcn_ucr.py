@@ -224,11 +224,13 @@ class TorchTwin:
         return float((pred == self.y_test).double().mean())
 
 
-def _progress_printer(epochs, every):
-    """A tqdm bar when tqdm is installed, else a plain line every ``every`` epochs."""
+def _progress_printer(epochs, every, plain=False):
+    """A tqdm bar when tqdm is installed (and ``plain`` is false), else a plain line every ``every`` epochs."""
     try:
         from tqdm import tqdm
     except ImportError:
+        tqdm = None
+    if plain:
         tqdm = None
     if tqdm is not None:
         bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
@@ -262,6 +264,8 @@ def main(argv=None):
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument("--print-every", type=int, default=25, help="without tqdm: a progress line every N epochs")
+    p.add_argument("--plain-progress", action="store_true",
+                   help="plain progress lines on stdout even when tqdm is installed (batch-job logs)")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args(argv)
     if args.resume and not args.checkpoint:
@@ -294,7 +298,7 @@ def main(argv=None):
 
     state, _, _, seconds = fit(model, X, y, args.epochs, batch_size=bs, checkpoint=args.checkpoint,
                                resume=args.resume, save_every=args.save_every,
-                               progress=_progress_printer(args.epochs, args.print_every),
+                               progress=_progress_printer(args.epochs, args.print_every, args.plain_progress),
                                companion=companion)
     model.load_state_dict(state.best_state)
     accuracy = evaluate(model, X_test, y_test)

@@ -26,10 +26,20 @@ def test_doc_example_runs(code, tmp_path, monkeypatch):
     exec(compile(code, "<doc>", "exec"), {"__name__": "__doc_example__"})
 
 
+def _runnable_here(name):
+    """False for a kernel variant compiled for instructions this CPU lacks: importing it would
+    end the interpreter with SIGILL."""
+    from nnlite._kernels import conv1d_cpu
+    prefix = "nnlite._kernels._conv1d_"
+    return not name.startswith(prefix) or name[len(prefix):] in conv1d_cpu.supported_variants()
+
+
 def _modules():
     names = ["nnlite"]
     for info in pkgutil.walk_packages(nnlite.__path__, "nnlite."):
         if info.name.startswith("nnlite._kernels.conv1d_cuda") or info.name.endswith("__main__"):
+            continue
+        if not _runnable_here(info.name):
             continue
         names.append(info.name)
     return names

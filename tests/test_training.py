@@ -105,7 +105,8 @@ def test_resume_from_checkpoint_is_bitwise_identical(tmp_path):
 
 def test_resume_across_processes_is_bitwise_identical(tmp_path):
     data = gunpoint()
-    common = ["examples/fcn_ucr.py", data, "--filters", "4,8,4", "--seed", "5", "--print-every", "1"]
+    common = ["examples/fcn_ucr.py", data, "--filters", "4,8,4", "--seed", "5", "--print-every", "1",
+              "--plain-progress"]
     full, part = tmp_path / "full.nnl", tmp_path / "part.nnl"
     run(*common, "--epochs", "6", "--checkpoint", full, "--save-every", "3", "--json", tmp_path / "full.json")
     run(*common, "--epochs", "3", "--checkpoint", part, "--save-every", "3")  # the process ends after epoch 3
