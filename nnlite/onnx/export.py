@@ -54,10 +54,10 @@ class _Tape:
 
 
 class _Unsupported:
-    """Stands for an op output that has no ONNX value; using it raises."""
+    """Stands for output ``index`` of op ``op`` that has no ONNX value (pooling indices); using it raises."""
 
-    def __init__(self, what):
-        self.what = what
+    def __init__(self, op, index):
+        self.op, self.index = op, index
 
 
 class _Graph:
@@ -110,7 +110,10 @@ class _Graph:
             self.values[id(t)] = entry
         name, produced = entry
         if isinstance(name, _Unsupported):
-            self.unsupported(name.what)
+            raise UnsupportedOperatorError(
+                f"Exporting the operator '{name.op}' to ONNX opset version {self.opset} is not supported: its "
+                f"output {name.index} (the indices of return_indices=True) has no ONNX value, and "
+                f"'{self.current}' uses it")
         if version is not None and produced is not None and version != produced:
             raise UnsupportedOperatorError(
                 f"a tensor of shape {list(t.shape)} was modified in place (add_, mul_, x[...] = ..., copy_) after "
@@ -348,9 +351,9 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
                 g.value(a, v)
         names = emit(g, rec_args, rec_outs)
         names = names if isinstance(names, tuple) else (names,)
-        for o, name, v in zip(rec_outs, names, out_versions):
+        for k, (o, name, v) in enumerate(zip(rec_outs, names, out_versions)):
             if o is not None:
-                g.bind(o, _Unsupported(f"output of {cls.__name__} (e.g. pooling indices)") if name is None else name, v)
+                g.bind(o, _Unsupported(cls.__name__, k) if name is None else name, v)
     g.current = "output"
     produced = {o for node in g.nodes for o in node.output}
     for name, t in zip(out_names, outputs):
