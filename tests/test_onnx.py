@@ -235,8 +235,9 @@ def test_network_dynamic_batch(net):
 @pytest.mark.parametrize("opset", [17, 18, 20, 21])
 def test_opsets(opset):
     nnlite.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.GroupNorm(2, 4), nn.GELU(), nn.BatchNorm1d(4, track_running_stats=False),
-                          nn.AdaptiveMaxPool1d(3), nn.Flatten(), nn.LayerNorm(12))
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.GroupNorm(2, 4), nn.GELU(),
+                          nn.BatchNorm1d(4, track_running_stats=False), nn.AdaptiveMaxPool1d(3), nn.Flatten(),
+                          nn.LayerNorm(12))
     proto = _check(model, (2, 10), opset_version=opset, atol=1e-5)
     assert proto.opset_import[0].version == opset
     assert ("Gelu" in [n.op_type for n in proto.graph.node]) == (opset >= 20)
@@ -270,6 +271,16 @@ def test_names_dict_dynamic_axes_file_and_identity_output(tmp_path):
     numpy.testing.assert_allclose(y, want, rtol=RTOL)
     numpy.testing.assert_array_equal(a_out, an)
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_float64_exports_a_double_graph():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh()).double()
+    x = nnlite.randn(4, 3, dtype=nnlite.float64)
+    proto, sess = _export(model, x)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    assert all(i.data_type == onnx.TensorProto.DOUBLE for i in proto.graph.initializer)
+    with nnlite.no_grad():
+        numpy.testing.assert_allclose(sess.run(None, {"input": x.numpy()})[0], model(x).numpy(), rtol=1e-12)
 
 
 def test_training_flags_restored_and_eval_graph_exported():
@@ -341,7 +352,8 @@ def _inplace(x):
     (lambda x: Cube.apply(x), r"'Cube' \(a custom nnlite.autograd.Function\) to ONNX opset version 17"),
     (lambda x: F.smooth_l1_loss(x, x * 2), r"Exporting the operator '_SmoothL1' to ONNX opset version 17 is not "
                                            r"supported$"),
-    (lambda x: F.max_pool1d(x, 2, return_indices=True)[1] * 1.0, r"'MaxPool1dFunction'.*output 1 \(the indices.*'Mul' uses it"),
+    (lambda x: F.max_pool1d(x, 2, return_indices=True)[1] * 1.0,
+     r"'MaxPool1dFunction'.*output 1 \(the indices.*'Mul' uses it"),
     (lambda x: x[:, nnlite.tensor([0, 1])], r"'Index'.*advanced indexing"),
     (lambda x: F.dropout(x, 0.5, training=True), r"'_Dropout'.*dropout in training mode"),
     (_inplace, r"modified in place"),
