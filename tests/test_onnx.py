@@ -17,6 +17,8 @@ import nnlite.onnx  # noqa: E402
 from nnlite.onnx import UnsupportedOperatorError  # noqa: E402
 
 RTOL = 1e-5
+# a constant that no recorded op produced would make a silently wrong graph: fail on that warning here
+pytestmark = pytest.mark.filterwarnings("error:nnlite.onnx.export")
 
 
 def _export(model, x, **kw):
@@ -161,6 +163,46 @@ class TensorOps(nn.Module):
 def test_tensor_ops_match_onnxruntime():
     nnlite.manual_seed(0)
     _check(TensorOps(), (4, 6))
+
+
+class MoreTensorOps(nn.Module):
+    """matmul with a buffer, expand, constant pad (negative crops), casts, max over all, argmax, stack, std."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("w", nnlite.randn(5, 2))
+
+    def forward(self, x):                                                # (N, 3, 5)
+        y = (x @ self.w).flatten(1)                                      # (N, 6)
+        e = x[:, :1].expand(-1, 3, -1) * x                               # (N, 3, 5)
+        p = F.pad(e, (2, -1), value=0.5).flatten(1)                      # (N, 18)
+        i = x.max(dim=-1).indices.to(nnlite.float32) + x.max()           # (N, 3)
+        s = nnlite.stack([x.std(dim=-1), -x.min(dim=-1).values], dim=-1).flatten(1)  # (N, 6)
+        return nnlite.cat([y, p, i, s, x.double().float().sum(-1)], dim=1)
+
+
+def test_more_tensor_ops_match_onnxruntime():
+    nnlite.manual_seed(0)
+    _check(MoreTensorOps(), (3, 5))
+
+
+def test_unbatched_input():
+    nnlite.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect"), nn.MaxPool1d(2), nn.ReLU())
+    x = nnlite.randn(2, 10)
+    proto, sess = _export(model, x, dynamic_axes=None)
+    with nnlite.no_grad():
+        numpy.testing.assert_allclose(sess.run(None, {"input": x.numpy()})[0], model(x).numpy(), rtol=RTOL)
+
+
+def test_fcn_dynamic_length():
+    nnlite.manual_seed(0)
+    model = _randomize_bn(_fcn()).eval()
+    axes = {0: "batch", 2: "length"}
+    _, sess = _export(model, nnlite.randn(3, 2, 20), dynamic_axes={"input": axes, "output": [0]})
+    x = numpy.random.default_rng(0).standard_normal((5, 2, 37)).astype(numpy.float32)
+    with nnlite.no_grad():
+        numpy.testing.assert_allclose(sess.run(None, {"input": x})[0], model(nnlite.tensor(x)).numpy(), rtol=RTOL)
 
 
 # -- three networks with a dynamic batch --------------------------------------------------------------------

@@ -315,6 +315,9 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     if isinstance(opset_version, bool) or not isinstance(opset_version, int) or opset_version not in SUPPORTED_OPSETS:
         raise ValueError(f"nnlite.onnx.export: opset_version must be an int from {SUPPORTED_OPSETS.start} to "
                          f"{SUPPORTED_OPSETS.stop - 1}, but got {opset_version!r}")
+    if opset_version > onnx.defs.onnx_opset_version():
+        raise ValueError(f"nnlite.onnx.export: opset_version {opset_version} is newer than the installed onnx "
+                         f"{onnx.__version__} knows ({onnx.defs.onnx_opset_version()})")
     inputs = tuple(_leaf(a) for a in _as_inputs(args))
     graph_inputs = [t for t in inputs if isinstance(t, Tensor)]
     in_names = _names(input_names, len(graph_inputs), "input", "input")

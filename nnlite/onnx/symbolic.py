@@ -87,7 +87,7 @@ def _max_min_dim(g, args, outs):
     x, dim, keepdim, is_max = args
     xv = g.value(x)
     if x.ndim == 0:
-        return g.op("Identity", [xv]), g.op("Cast", [g.scalar(0, numpy.int64)], to=g.elem_type(numpy.int64))
+        return g.op("Identity", [xv]), g.scalar(0, numpy.int64)
     values = g.reduce("ReduceMax" if is_max else "ReduceMin", xv, (dim,), keepdim)
     indices = g.op("ArgMax" if is_max else "ArgMin", [xv], axis=dim, keepdims=int(bool(keepdim)))
     return values, indices
