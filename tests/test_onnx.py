@@ -125,6 +125,14 @@ def test_layer_matches_onnxruntime(name):
     _check(factory(), shape, atol=1e-6 if not name.startswith("gelu") else 1e-5)
 
 
+def test_every_layer_of_nnlite_nn_is_covered():
+    """A layer added to nnlite.nn without an entry in LAYERS fails here (losses and containers aside)."""
+    losses = {n for n in nn.modules.__all__ if n.endswith("Loss")}
+    containers = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}
+    covered = {type(m).__name__ for factory, _ in LAYERS.values() for m in factory().modules()}
+    assert set(nn.modules.__all__) - losses - containers - covered == set()
+
+
 def test_conv_padding_modes_make_the_expected_nodes():
     kinds = {}
     for mode in ("zeros", "reflect", "replicate", "circular"):
