@@ -345,6 +345,16 @@ def test_training_flags_restored_and_eval_graph_exported():
         numpy.testing.assert_array_equal(v.numpy(), before[k])
 
 
+def test_export_under_no_grad_records_every_layer():
+    model = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with nnlite.no_grad():
+        proto, _ = _export(model, nnlite.randn(2, 2, 8))
+        assert not nnlite.is_grad_enabled()
+    assert [n.op_type for n in proto.graph.node] == ["Conv", "Relu"]
+
+
 def test_tracer_hook_is_removed_even_when_forward_raises():
     from nnlite.autograd import function
 

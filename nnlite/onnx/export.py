@@ -233,6 +233,39 @@ def _needed(records, outputs):
     return sorted(needed)
 
 
+def _translate(g, records, inputs, outputs):
+    """Emit the nodes of the records the ``outputs`` ({name: Tensor}) depend on, reading ``inputs``."""
+    from nnlite.onnx.symbolic import SYMBOLIC
+    g.used_names.update(list(inputs) + list(outputs))
+    for name, t in inputs.items():
+        g.bind(t, name, t._vc[0])
+    for i in _needed(records, outputs.values()):
+        cls, rec_args, rec_outs, versions, out_versions = records[i]
+        g.current = cls.__name__
+        emit = SYMBOLIC.get(cls)
+        if emit is None:
+            kind = "" if cls.__module__.startswith("nnlite.") else " (a custom nnlite.autograd.Function)"
+            raise UnsupportedOperatorError(f"Exporting the operator '{cls.__name__}'{kind} to ONNX opset version "
+                                           f"{g.opset} is not supported")
+        for a, v in zip(rec_args, versions):
+            if isinstance(a, Tensor):
+                g.value(a, v)
+        names = emit(g, rec_args, rec_outs)
+        names = names if isinstance(names, tuple) else (names,)
+        for k, (o, name, v) in enumerate(zip(rec_outs, names, out_versions)):
+            if o is not None:
+                g.bind(o, _Unsupported(cls.__name__, k) if name is None else name, v)
+    g.current = "output"
+    produced = {o for node in g.nodes for o in node.output}
+    for name, t in outputs.items():
+        src = g.value(t, t._vc[0])
+        if src in produced and src.startswith("/"):  # a node's value: it takes the output's name
+            g.rename(src, name)
+        else:  # a graph input, an initializer or an output already named
+            g.nodes.append(g.helper.make_node("Identity", [src], [name], name=f"/Identity_{len(g.nodes)}"))
+        g.values[id(t)] = (name, t._vc[0])
+
+
 def _names(given, n, default, what):
     names = list(given) if given is not None else []
     if len(names) > n:
@@ -336,37 +369,8 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     if clash:
         raise ValueError(f"nnlite.onnx.export: the names {sorted(clash)} are also parameter or buffer names")
 
-    from nnlite.onnx.symbolic import SYMBOLIC
     g = _Graph(helper, numpy_helper, opset_version, constant_names)
-    g.used_names.update(in_names + out_names)
-    for name, t in zip(in_names, graph_inputs):
-        g.bind(t, name, t._vc[0])
-    for i in _needed(records, outputs):
-        cls, rec_args, rec_outs, versions, out_versions = records[i]
-        g.current = cls.__name__
-        emit = SYMBOLIC.get(cls)
-        if emit is None:
-            kind = "" if cls.__module__.startswith("nnlite.") else " (a custom nnlite.autograd.Function)"
-            raise UnsupportedOperatorError(f"Exporting the operator '{cls.__name__}'{kind} to ONNX opset version "
-                                           f"{opset_version} is not supported")
-        for a, v in zip(rec_args, versions):
-            if isinstance(a, Tensor):
-                g.value(a, v)
-        names = emit(g, rec_args, rec_outs)
-        names = names if isinstance(names, tuple) else (names,)
-        for k, (o, name, v) in enumerate(zip(rec_outs, names, out_versions)):
-            if o is not None:
-                g.bind(o, _Unsupported(cls.__name__, k) if name is None else name, v)
-    g.current = "output"
-    produced = {o for node in g.nodes for o in node.output}
-    for name, t in zip(out_names, outputs):
-        src = g.value(t, t._vc[0])
-        if src in produced and src.startswith("/"):  # a node's value: it takes the output's name
-            g.rename(src, name)
-        else:  # a graph input, an initializer or an output already named
-            g.nodes.append(helper.make_node("Identity", [src], [name], name=f"/Identity_{len(g.nodes)}"))
-        g.values[id(t)] = (name, t._vc[0])
-
+    _translate(g, records, dict(zip(in_names, graph_inputs)), dict(zip(out_names, outputs)))
     unknown = bool(any(dynamic.get(n) for n in in_names))
     graph = helper.make_graph(
         g.nodes, type(model).__name__,
