@@ -122,7 +122,7 @@ class DistributedDataParallel(Module):
                 dst[...] = src
         params = [p for p in module.parameters() if p.requires_grad]
         self._buckets = _buckets(params[::-1], int(bucket_cap_mb * 1024 * 1024))
-        self._reduce_seconds = 0.0   # time spent in gradient reduction (read by benchmarks/ddp.py)
+        self._comm_seconds = 0.0   # time in the buffer broadcasts and gradient reductions (benchmarks/ddp.py)
         self._queued = False
 
     def _verify_same_layout(self):
@@ -151,7 +151,9 @@ class DistributedDataParallel(Module):
         if sync and self.broadcast_buffers:
             bufs = [b._data for b in self.module.buffers()]
             if bufs:
+                start = time.perf_counter()
                 self._collectives.broadcast_arrays(self._group, bufs, 0)
+                self._comm_seconds += time.perf_counter() - start
         out = self.module(*inputs, **kwargs)
         if sync:
             self._queued = False  # a backward that raised may have left it set
@@ -188,7 +190,7 @@ class DistributedDataParallel(Module):
                         p._grad._data[...] = mean
                         p._grad._vc[0] += 1
                 lo += n
-        self._reduce_seconds += time.perf_counter() - start
+        self._comm_seconds += time.perf_counter() - start
 
     @contextlib.contextmanager
     def no_sync(self):
