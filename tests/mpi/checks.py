@@ -279,11 +279,13 @@ def syncbatchnorm_matches_batchnorm_on_the_whole_batch():
             dist.all_reduce(g)
             numpy.testing.assert_allclose(g.numpy(), getattr(bn, name).grad.numpy(), rtol=tol, atol=tol)
         for name in ("running_mean", "running_var"):
-            numpy.testing.assert_allclose(getattr(sbn, name).numpy(), getattr(bn, name).numpy(), rtol=tol, atol=tol)
+            a, b = getattr(sbn, name).numpy(), getattr(bn, name).numpy()
+            numpy.testing.assert_allclose(a, b, rtol=tol, atol=tol)
         assert int(sbn.num_batches_tracked) == 2
         assert same_on_all_ranks([sbn.running_mean.numpy(), sbn.running_var.numpy()])
         sbn.eval()   # eval: the running statistics, no communication
-        numpy.testing.assert_allclose(sbn(xs).detach().numpy(), bn.eval()(xf).detach().numpy()[mine], rtol=tol, atol=tol)
+        ye, yf = sbn(xs).detach().numpy(), bn.eval()(xf).detach().numpy()[mine]
+        numpy.testing.assert_allclose(ye, yf, rtol=tol, atol=tol)
     last = RANK == WORLD - 1
     raises_everywhere(lambda: nn.SyncBatchNorm(4 if last else 3)(nnlite.randn(2, 4 if last else 3, 5)),
                       ["SyncBatchNorm", "differ across ranks"])

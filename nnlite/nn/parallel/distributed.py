@@ -53,6 +53,10 @@ def _layout(module):
            [("buffer", n, tuple(b.shape), str(b.dtype)) for n, b in module.named_buffers()]
 
 
+def _say(entry):
+    return "nothing there" if entry is None else f"{entry[0]} '{entry[1]}' of shape {list(entry[2])} {entry[3]}"
+
+
 def _tensors(obj):
     """The Tensors in a (nested) forward output that a backward can start from."""
     if isinstance(obj, Tensor):
@@ -141,10 +145,8 @@ class DistributedDataParallel(Module):
                 a = ref[i] if i < len(ref) else None
                 b = lay[i] if i < len(lay) else None
                 if a != b:
-                    def say(e):
-                        return "nothing there" if e is None else f"{e[0]} '{e[1]}' of shape {list(e[2])} {e[3]}"
-                    raise RuntimeError(f"DistributedDataParallel: the modules differ across ranks at {a[0] if a else b[0]} "
-                                       f"{i}: rank 0 has {say(a)}, rank {r} has {say(b)}")
+                    raise RuntimeError(f"DistributedDataParallel: the modules differ across ranks: rank 0 has "
+                                       f"{_say(a)}, rank {r} has {_say(b)}")
 
     def forward(self, *inputs, **kwargs):
         sync = is_grad_enabled() and self.require_backward_grad_sync
