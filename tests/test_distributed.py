@@ -247,3 +247,14 @@ def test_queue_callback_runs_after_grads_in_order():
     assert len(seen) == 2
     with pytest.raises(RuntimeError, match="Final callbacks can only be installed during backward pass."):
         engine.queue_callback(lambda: None)
+
+
+def test_ddp_example_runs(shared_dir, tmp_path):
+    out = tmp_path / "result.json"
+    proc, _ = _launch(2, ["-m", "mpi4py", ROOT / "examples" / "fcn_ucr_ddp.py",
+                          shared_dir / "data" / "ucr" / "ItalyPowerDemand", "--epochs", "2", "--sync-bn",
+                          "--json", out], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert (result["ranks"], result["batch_per_rank"], result["epochs"]) == (2, 3, 2)
+    assert 0.5 < result["test_accuracy"] <= 1.0 and result["best_epoch"] in (1, 2)

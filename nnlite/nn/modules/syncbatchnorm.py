@@ -127,7 +127,7 @@ class SyncBatchNorm(BatchNorm1d):
                 for t in (self.weight, self.bias, running_mean, running_var)):
             raise TypeError("SyncBatchNorm across ranks works on CPU tensors; got a tensor on another device")
         from nnlite.distributed import collectives
-        collectives._agree(group, "SyncBatchNorm", numpy.empty((0, input.shape[1]), input._data.dtype))
+        collectives._agree(group, "SyncBatchNorm", numpy.empty(input.shape[1], input._data.dtype))  # channels, dtype
         shape = tuple(input.shape)
         x3 = input.reshape(shape[0], shape[1], -1) if input.dim() != 3 else input
         if self.eps <= 0.0:
