@@ -2,15 +2,41 @@
 
 Nodes run in reverse creation order once every consumer has passed its
 gradient down (a topological order); gradients reaching one node output or one
-leaf are summed before use; leaves receive their total in ``.grad``.
+leaf are summed before use; leaves receive their total in ``.grad``.  Callbacks
+queued with :func:`queue_callback` while a backward runs are called, in order,
+once it has filled every ``.grad`` (DistributedDataParallel reduces there).
 """
 import heapq
 import sys
+import threading
 
 from nnlite import _backend
 from nnlite.autograd import function, grad_mode
 
-__all__ = ["run_backward", "grad"]
+__all__ = ["run_backward", "grad", "queue_callback"]
+
+_local = threading.local()   # .callbacks: the list of the backward now running in this thread, else None
+
+
+def queue_callback(callback):
+    """Call ``callback()`` when the backward pass now running has finished (it must be running).
+
+    Callbacks run in the order they were queued, with gradient mode off, after
+    every leaf's ``.grad`` is written; one queued during a nested backward runs
+    at the end of the outermost one.  See PyTorch's
+    ``torch.autograd.Variable._execution_engine.queue_callback``.
+
+    >>> import nnlite
+    >>> from nnlite.autograd import engine
+    >>> w = nnlite.ones(2, requires_grad=True); seen = []
+    >>> y = w * 3; h = y.register_hook(lambda g: engine.queue_callback(lambda: seen.append(w.grad.tolist())))
+    >>> y.sum().backward(); seen
+    [[3.0, 3.0]]
+    """
+    callbacks = getattr(_local, "callbacks", None)
+    if callbacks is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    callbacks.append(callback)
 
 
 def _sum_to(g, shape):
@@ -86,6 +112,9 @@ def run_backward(roots, grads, retain_graph=False, capture=None):
     ready = [(-n._seq, id(n), n) for n in set(starts) if deps.get(n, 0) == 0]
     heapq.heapify(ready)
     prev, grad_mode._state.enabled = grad_mode._state.enabled, False
+    outermost = getattr(_local, "callbacks", None) is None
+    if outermost:
+        _local.callbacks = []
     try:
         while ready:
             _, _, node = heapq.heappop(ready)
@@ -128,8 +157,14 @@ def run_backward(roots, grads, retain_graph=False, capture=None):
             owned = sys.getrefcount(g) <= 2
             _accumulate(leaf, g, owned)
             g = None
+        if outermost:
+            callbacks = _local.callbacks
+            while callbacks:
+                callbacks.pop(0)()
     finally:
         grad_mode._state.enabled = prev
+        if outermost:
+            _local.callbacks = None
 
 
 def _skip(node, deps, buffers, ready, retain_graph):

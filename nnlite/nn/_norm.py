@@ -42,6 +42,70 @@ def _stats(xp, x3):
     return mean, (d * d).mean(axis=(0, 2))
 
 
+def _update_running(running_mean, running_var, mean, var, m, momentum):
+    """Running statistics += momentum * (batch - running), with the unbiased variance of ``m`` values."""
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        unbiased = var * (m / (m - 1)) if m > 1 else var * float("nan")
+    rm, rv = running_mean._data, running_var._data
+    rm *= 1 - momentum
+    rm += momentum * mean.astype(rm.dtype, copy=False)
+    rv *= 1 - momentum
+    rv += momentum * unbiased.astype(rv.dtype, copy=False)
+    running_mean._vc[0] += 1
+    running_var._vc[0] += 1
+
+
+def _normalize(xp, x3, mean, invstd, w, b):
+    """(x - mean) * invstd * w + b over (N, C, L), per channel (``w``, ``b`` may be None)."""
+    dt = x3.dtype
+    scale = invstd * w if w is not None else invstd
+    shift = -mean * scale
+    if b is not None:
+        shift = shift + b
+    scale, shift = _c(xp, scale.astype(dt, copy=False)), _c(xp, shift.astype(dt, copy=False))
+    if xp is numpy:
+        from nnlite._kernels import _norm1d
+        from nnlite._threads import threads_for
+        y = numpy.empty_like(x3)
+        if y.size:
+            _norm1d.affine(x3, scale, shift, y, threads_for(x3.size))
+        return y
+    return x3 * scale[None, :, None] + shift[None, :, None]
+
+
+def _backward_sums(xp, gy, x3, mean):
+    """Per channel: the sum of ``gy`` and the sum of ``gy * (x - mean)``."""
+    if xp is numpy:
+        from nnlite._kernels import _norm1d
+        from nnlite._threads import threads_for
+        c = x3.shape[1]
+        sum_dy = numpy.empty(c, x3.dtype)
+        sum_dy_xmu = numpy.empty(c, x3.dtype)
+        _norm1d.backward_reduce(gy, x3, mean, sum_dy, sum_dy_xmu, threads_for(x3.size))
+        return sum_dy, sum_dy_xmu
+    return gy.sum(axis=(0, 2)), (gy * (x3 - mean[None, :, None])).sum(axis=(0, 2))
+
+
+def _grad_input(xp, gy, x3, mean, invstd, w, sum_dy, sum_dy_xmu, m, training):
+    """The input gradient from the channel sums over ``m`` values (batch statistics when ``training``)."""
+    scale = invstd * w if w is not None else invstd
+    if training:
+        k = sum_dy_xmu / m * invstd * invstd
+        mdy = sum_dy / m
+    else:
+        k = xp.zeros_like(invstd)
+        mdy = k
+    scale, k, mdy = (_c(xp, a.astype(x3.dtype, copy=False)) for a in (scale, k, mdy))
+    if xp is numpy:
+        from nnlite._kernels import _norm1d
+        from nnlite._threads import threads_for
+        gx = numpy.empty_like(x3)
+        if gx.size:
+            _norm1d.grad_input(gy, x3, mean, scale, k, mdy, gx, threads_for(x3.size))
+        return gx
+    return scale[None, :, None] * (gy - mdy[None, :, None] - (x3 - mean[None, :, None]) * k[None, :, None])
+
+
 class BatchNorm1dFunction(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over (N, C, L), per channel.
 
@@ -58,40 +122,19 @@ class BatchNorm1dFunction(Function):
         arrays = [xa] + [t._data for t in (weight, bias, running_mean, running_var) if t is not None]
         xp = _backend.get_array_module(*arrays)
         x3 = _c(xp, xa)
-        n, c, length = x3.shape
+        n, _, length = x3.shape
         dt = x3.dtype
         if training:
             mean, var = _stats(xp, x3)
-            m = n * length
             if running_mean is not None:
-                with numpy.errstate(divide="ignore", invalid="ignore"):
-                    unbiased = var * (m / (m - 1)) if m > 1 else var * float("nan")
-                rm, rv = running_mean._data, running_var._data
-                rm *= 1 - momentum
-                rm += momentum * mean.astype(rm.dtype, copy=False)
-                rv *= 1 - momentum
-                rv += momentum * unbiased.astype(rv.dtype, copy=False)
-                running_mean._vc[0] += 1
-                running_var._vc[0] += 1
+                _update_running(running_mean, running_var, mean, var, n * length, momentum)
         else:
             # copies: the buffers may change (another training step) before this node's backward
             mean = running_mean._data.astype(dt, copy=True)
             var = running_var._data.astype(dt, copy=True)
         invstd = (1 / xp.sqrt(var + eps)).astype(dt, copy=False)
         w = weight._data if weight is not None else None
-        scale = invstd * w if w is not None else invstd
-        shift = -mean * scale
-        if bias is not None:
-            shift = shift + bias._data
-        scale, shift = _c(xp, scale.astype(dt, copy=False)), _c(xp, shift.astype(dt, copy=False))
-        if xp is numpy:
-            from nnlite._kernels import _norm1d
-            from nnlite._threads import threads_for
-            y = numpy.empty_like(x3)
-            if y.size:
-                _norm1d.affine(x3, scale, shift, y, threads_for(x3.size))
-        else:
-            y = x3 * scale[None, :, None] + shift[None, :, None]
+        y = _normalize(xp, x3, mean, invstd, w, None if bias is None else bias._data)
         if any(ctx.needs_input_grad[:3]):
             ctx.saved = (x3, _c(xp, mean), invstd, w, training)
         return y
@@ -101,35 +144,12 @@ class BatchNorm1dFunction(Function):
         x3, mean, invstd, w, training = ctx.saved
         xp = _backend.get_array_module(gy)
         gy = _c(xp, gy.astype(x3.dtype, copy=False))
-        n, c, length = x3.shape
-        m = n * length
+        n, _, length = x3.shape
         needs = ctx.needs_input_grad
-        if xp is numpy:
-            from nnlite._kernels import _norm1d
-            from nnlite._threads import threads_for
-            nt = threads_for(x3.size)
-            sum_dy = numpy.empty(c, x3.dtype)
-            sum_dy_xmu = numpy.empty(c, x3.dtype)
-            _norm1d.backward_reduce(gy, x3, mean, sum_dy, sum_dy_xmu, nt)
-        else:
-            sum_dy = gy.sum(axis=(0, 2))
-            sum_dy_xmu = (gy * (x3 - mean[None, :, None])).sum(axis=(0, 2))
+        sum_dy, sum_dy_xmu = _backward_sums(xp, gy, x3, mean)
         gx = gw = gb = None
         if needs[0]:
-            scale = invstd * w if w is not None else invstd
-            if training:
-                k = sum_dy_xmu / m * invstd * invstd
-                mdy = sum_dy / m
-            else:
-                k = xp.zeros_like(invstd)
-                mdy = k
-            scale, k, mdy = (_c(xp, a.astype(x3.dtype, copy=False)) for a in (scale, k, mdy))
-            if xp is numpy:
-                gx = numpy.empty_like(x3)
-                if gx.size:
-                    _norm1d.grad_input(gy, x3, mean, scale, k, mdy, gx, nt)
-            else:
-                gx = scale[None, :, None] * (gy - mdy[None, :, None] - (x3 - mean[None, :, None]) * k[None, :, None])
+            gx = _grad_input(xp, gy, x3, mean, invstd, w, sum_dy, sum_dy_xmu, n * length, training)
         if needs[1]:
             gw = sum_dy_xmu * invstd
         if needs[2]:

@@ -8,6 +8,7 @@ from nnlite.nn.modules.flatten import Flatten, Unflatten
 from nnlite.nn.modules.activation import ReLU, LeakyReLU, GELU, ELU, Tanh, Sigmoid, Softmax, LogSoftmax
 from nnlite.nn.modules.dropout import Dropout
 from nnlite.nn.modules.batchnorm import BatchNorm1d
+from nnlite.nn.modules.syncbatchnorm import SyncBatchNorm
 from nnlite.nn.modules.normalization import GroupNorm, LayerNorm
 from nnlite.nn.modules.pooling import MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d
 from nnlite.nn.modules.loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,
@@ -18,3 +19,4 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", 
            "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout", "BatchNorm1d", "GroupNorm", "LayerNorm",
            "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MSELoss", "L1Loss", "SmoothL1Loss",
            "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
+__all__ += ["SyncBatchNorm"]

@@ -95,9 +95,12 @@ class BatchNorm1d(Module):
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         bn_training = True if self.training else (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if use_running else None,
-                            self.running_var if use_running else None, self.weight, self.bias, bn_training,
-                            factor, self.eps)
+        return self._batch_norm(input, self.running_mean if use_running else None,
+                                self.running_var if use_running else None, bn_training, factor)
+
+    def _batch_norm(self, input, running_mean, running_var, bn_training, factor):
+        # the one step SyncBatchNorm replaces: normalise (with statistics over all ranks there)
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias, bn_training, factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
