@@ -157,7 +157,7 @@ def predict(model, x, *, num_threads=None):
     x = x.rechunk({x.ndim - 2: -1})
     length = x.shape[-1]
     try:
-        rf, why = receptive_field(net), None
+        rf, why = receptive_field(net, ndim=x.ndim), None
     except ValueError as e:
         rf, why = None, str(e)
     if rf is not None and _circular(net) is not None:

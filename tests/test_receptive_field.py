@@ -170,6 +170,8 @@ class _MySequential(nn.Sequential):
     (nn.BatchNorm1d(2), r"BatchNorm1d\(2.*\)\) is not local along the length: in training mode"),
     (nn.BatchNorm1d(2, track_running_stats=False).eval(), r"BatchNorm1d\(2.*without running statistics"),
     (nn.Softmax(dim=-1), r"Softmax\(dim=-1\)\) is not local along the length: dim=-1 is not the channel"),
+    (nn.Softmax(dim=0), r"Softmax\(dim=0\)\) is not local along the length: dim=0 is not the channel "
+                        r"dimension of a 3-D input \(only dim=1 or dim=-2"),
     (nn.LogSoftmax(dim=0), r"LogSoftmax\(dim=0\)\) is not local along the length: dim=0"),
     (nn.Softmax(), r"Softmax\(dim=None\)\) is not local"),
     (_MyConv(2, 2, 3), r"_MyConv\(2, 2, kernel_size=\(3,\), stride=\(1,\)\)\) is not known to be local"),
@@ -182,3 +184,14 @@ def test_errors_name_the_layer(layer, text):
         receptive_field(net)
     with pytest.raises(ValueError, match=r"^receptive_field: the model \("):
         receptive_field(layer)
+
+
+def test_unbatched_input():
+    assert receptive_field(nn.Softmax(dim=0), ndim=2) == (0, 0, 1)
+    assert receptive_field(nn.Softmax(dim=-2), ndim=2) == (0, 0, 1)
+    with pytest.raises(ValueError, match=r"Softmax\(dim=1\)\) is not local .* of a 2-D input \(only dim=0 or"):
+        receptive_field(nn.Softmax(dim=1), ndim=2)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(2.*it reads a 2-D input as \(N, C\)"):
+        receptive_field(nn.BatchNorm1d(2).eval(), ndim=2)
+    with pytest.raises(ValueError, match="3 for \\(N, C, L\\) or 2 for \\(C, L\\), but got 4"):
+        receptive_field(nn.ReLU(), ndim=4)

@@ -58,19 +58,21 @@ def _window(padding, kernel_size, dilation, stride):
     return ReceptiveField(padding, dilation * (kernel_size - 1) - padding, stride)
 
 
-def _conv(m):
+def _conv(m, ndim):
     return _window(m._reversed_padding_repeated_twice[0], m.kernel_size[0], m.dilation[0], m.stride[0])
 
 
-def _max_pool(m):
+def _max_pool(m, ndim):
     return _window(_one(m.padding), _one(m.kernel_size), _one(m.dilation), _one(m.stride))
 
 
-def _avg_pool(m):
+def _avg_pool(m, ndim):
     return _window(_one(m.padding), _one(m.kernel_size), 1, _one(m.stride))
 
 
-def _batch_norm(m):
+def _batch_norm(m, ndim):
+    if ndim == 2:
+        return "it reads a 2-D input as (N, C), with the length as its channels"
     if m.training:
         return "in training mode it normalises with statistics over the whole batch and length (call .eval())"
     if m.running_mean is None or m.running_var is None:
@@ -78,13 +80,14 @@ def _batch_norm(m):
     return _POINTWISE
 
 
-def _softmax(m):
-    if m.dim in (1, -2):
+def _softmax(m, ndim):
+    if m.dim in (ndim - 2, -2):
         return _POINTWISE
-    return f"dim={m.dim} is not the channel dimension (only dim=1 or dim=-2 is local along the length)"
+    return (f"dim={m.dim} is not the channel dimension of a {ndim}-D input (only dim={ndim - 2} or dim=-2 is "
+            f"local along the length)")
 
 
-def _pointwise(m):
+def _pointwise(m, ndim):
     return _POINTWISE
 
 
@@ -109,14 +112,14 @@ def _own(name, m):
     return ReceptiveField(*(int(v) for v in value))
 
 
-def _walk(name, m):
+def _walk(name, m, ndim):
     if callable(getattr(m, "receptive_field", None)):
         return _own(name, m)
     cls = type(m)
     if isinstance(m, Sequential) and cls.forward is Sequential.forward:
         total = _POINTWISE
         for child_name, child in m._modules.items():
-            total = total.then(_walk(f"{name}.{child_name}" if name else child_name, child))
+            total = total.then(_walk(f"{name}.{child_name}" if name else child_name, child, ndim))
         return total
     # a subclass counts as its base only when it keeps the base's forward
     rule = next((_RULES[k] for k in cls.__mro__ if k in _RULES and cls.forward is k.forward), None)
@@ -124,13 +127,13 @@ def _walk(name, m):
         raise ValueError(f"receptive_field: {_describe(name, m)} is not known to be local along the length "
                          f"(global or adaptive pooling, Flatten, Linear, LayerNorm and GroupNorm mix positions "
                          f"along it); define a receptive_field() method on a module that is local")
-    value = rule(m)
+    value = rule(m, ndim)
     if isinstance(value, str):
         raise ValueError(f"receptive_field: {_describe(name, m)} is not local along the length: {value}")
     return value
 
 
-def receptive_field(module):
+def receptive_field(module, *, ndim=3):
     """The window ``(left, right, stride)`` of a model that is local along the length.
 
     Output position ``j`` depends exactly on input positions ``j * stride - left``
@@ -145,7 +148,9 @@ def receptive_field(module):
     A module with a ``receptive_field()`` method returning ``(left, right, stride)``
     is taken at its word.  Anything else (adaptive pooling, ``Flatten``, ``Linear``,
     ``LayerNorm``, ``GroupNorm``, ``BatchNorm1d`` in training mode, an unknown or
-    customised layer) raises a ValueError naming the layer.
+    customised layer) raises a ValueError naming the layer.  ``ndim`` is the input's
+    number of dimensions: 3 for (N, C, L), 2 for (C, L), where ``Softmax(dim=1)``
+    runs along the length and ``BatchNorm1d`` reads (N, C).
 
     >>> from nnlite import nn
     >>> receptive_field(nn.Sequential(nn.Conv1d(3, 8, 7, padding='same'), nn.BatchNorm1d(8).eval()))
@@ -155,4 +160,7 @@ def receptive_field(module):
     ...
     ValueError: receptive_field: layer '1' (AdaptiveAvgPool1d(output_size=1)) is not known to be local ...
     """
-    return _walk("", module)
+    if ndim not in (2, 3):
+        raise ValueError(f"receptive_field: ndim is the input's number of dimensions, 3 for (N, C, L) or 2 for "
+                         f"(C, L), but got {ndim!r}")
+    return _walk("", module, ndim)
