@@ -87,7 +87,7 @@ def _nets(draw):
     return first, nn.Sequential(*layers)
 
 
-@pytest.mark.filterwarnings("ignore:nnlite.dask.predict: the model is not local")  # (C, L) with Softmax(dim=1)
+@pytest.mark.filterwarnings("ignore:nnlite.dask.predict")  # (C, L) with Softmax(dim=1)
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(_nets(), st.integers(0, 2), st.lists(st.integers(1, 90), min_size=1, max_size=6), st.booleans())
 def test_random_nets_and_chunks_match_whole_signal(net_c, n_split, cuts, batched):
