@@ -24,7 +24,7 @@ __all__ = ["predict"]
 def _dask_array():
     try:
         import dask.array
-    except ImportError as e:  # pragma: no cover - CI installs dask
+    except ImportError as e:
         raise ImportError("nnlite.dask needs dask: pip install nnlite[dask]") from e
     return dask.array
 

@@ -290,6 +290,12 @@ def test_import_nnlite_does_not_import_dask():
             "assert not bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+    # without dask (its import blocked), nnlite.dask still imports and predict names the extra
+    code = ("import sys; sys.modules['dask'] = None; import nnlite.dask, nnlite.nn\n"
+            "try:\n    nnlite.dask.predict(nnlite.nn.ReLU(), None)\n"
+            "except ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "nnlite.dask needs dask: pip install nnlite[dask]" in out.stdout, out.stderr
 
 
 # ---------------------------------------------------------------- a real dask.distributed cluster
