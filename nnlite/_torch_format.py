@@ -257,10 +257,7 @@ def _refused(name, exc, member):
 
 def load_zip(fileobj, name, target, zf=None):
     """The object tree of a PyTorch zip checkpoint; ``fileobj`` is seekable, ``target`` maps saved devices."""
-    try:
-        zf = zf or zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"{name} is not a readable zip archive ({exc})") from None
+    zf = zf or _zip.open_zip(fileobj, name)
     infos = _zip.members(zf, fileobj, name)
     prefixes = {n.split("/", 1)[0] for n in infos}
     if len(prefixes) != 1 or any("/" not in n for n in infos):

@@ -18,7 +18,7 @@ b'hi'
 import struct
 import zipfile
 
-__all__ = ["members", "read", "LIMITS"]
+__all__ = ["open_zip", "members", "read", "LIMITS"]
 
 LIMITS = {
     "members": 100_000,            # entries in the central directory
@@ -31,6 +31,14 @@ LIMITS = {
 def _error(name, msg):
     from nnlite.serialization import CheckpointError
     return CheckpointError(f"{name}: {msg}")
+
+
+def open_zip(fileobj, name):
+    """``zipfile.ZipFile(fileobj)``, with every way it fails on a bad central directory as CheckpointError."""
+    try:
+        return zipfile.ZipFile(fileobj)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error) as exc:
+        raise _error(name, f"a truncated or corrupt zip archive ({type(exc).__name__}: {exc})") from None
 
 
 def members(zf, fileobj, name, limits=None):
@@ -76,6 +84,9 @@ def _check_layout(infos, zf, fileobj, name):
     end_of_records = zf.start_dir
     spans = []
     for info in infos:
+        if not 0 <= info.header_offset < end_of_records:
+            raise _error(name, f"zip member {info.filename!r}: local header offset {info.header_offset} lies "
+                               f"outside the archive's records (0 to {end_of_records})")
         fileobj.seek(info.header_offset)
         head = fileobj.read(30)
         if len(head) != 30 or head[:4] != b"PK\x03\x04":

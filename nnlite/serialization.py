@@ -187,7 +187,6 @@ def load(f, map_location=None, weights_only=None, **pickle_load_args):
 
 
 def _load_file(fh, name, target):
-    import zipfile
     try:
         start = fh.tell()
         head = fh.read(32)
@@ -197,12 +196,8 @@ def _load_file(fh, name, target):
     if not isinstance(head, bytes):
         raise CheckpointError(f"{name}: nnlite.load needs a binary file, but read() gave {type(head).__name__}")
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise CheckpointError(f"{name} is a truncated or corrupt zip archive ({exc})") from None
-        with zf:
-            from nnlite import _zip
+        from nnlite import _zip
+        with _zip.open_zip(fh, name) as zf:
             infos = _zip.members(zf, fh, name)
             if _INDEX in infos:
                 return _load_nnlite(zf, infos, name, target)
