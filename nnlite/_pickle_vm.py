@@ -214,8 +214,8 @@ def _refusal(module, name):
                   "_rebuild_nested_tensor", "_rebuild_meta_tensor_no_storage", "_rebuild_wrapper_subclass",
                   "_rebuild_device_tensor_from_numpy", "_rebuild_xla_tensor", "_rebuild_mtia_tensor"):
         why = "quantized, sparse, nested, meta and device-only tensors are not supported"
-    elif module.startswith("torch.nn") or module == "__main__":
-        why = ("it looks like a whole pickled model or custom class (torch.save(model)); "
+    elif module.startswith("torch.nn") or module == "__main__" or name[:1].isupper():
+        why = ("a custom class or a whole pickled model (torch.save(model)), which only code can rebuild; "
                "save model.state_dict() instead")
     else:
         why = "only tensors, torch.Size, OrderedDict and plain data are understood"

@@ -1277,6 +1277,8 @@ def _check_numeric(data):
         if data.dtype.kind not in "fiubc":
             raise TypeError(_unsupported_array(data))
         return
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], str):
+        raise ValueError("too many dimensions 'str'")  # PyTorch reads a leading str as a sequence
     leaves = _flat(data) if isinstance(data, (list, tuple)) else (data,)
     for x in leaves:
         if isinstance(x, (str, bytes)):
