@@ -497,8 +497,9 @@ class _Pickler:
         while isinstance(root.base, numpy.ndarray):
             root = root.base
         native_le = arr.dtype.byteorder in ("=", "|", "<") and (arr.dtype.byteorder != "=" or sys.byteorder == "little")
+        # stride-0 (broadcast) views are written as copies: nnlite.load refuses views larger than their storage
         shared = (native_le and root.dtype == arr.dtype and root.flags.c_contiguous
-                  and all(s >= 0 and s % item == 0 for s in arr.strides))
+                  and all((s > 0 or n <= 1) and s % item == 0 for s, n in zip(arr.strides, arr.shape)))
         if shared:
             off = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
             shared = off >= 0 and off % item == 0

@@ -207,6 +207,7 @@ def test_nnlite_writes_what_torch_loads(tmp_path):
     sd = collections.OrderedDict(w=base, col=base[:, 1], t=base.t(), p=nnlite.nn.Parameter(nnlite.ones(2)),
                                  i=nnlite.tensor([1, 2], dtype=nnlite.int16), b=nnlite.tensor([True, False]),
                                  h=nnlite.tensor([0.5], dtype=nnlite.float16), n=numpy.arange(3, dtype=numpy.int8),
+                                 bc=numpy.broadcast_to(numpy.float32(2), (2, 3)),
                                  g=nnlite.tensor([1.0, 2.0], requires_grad=True))
     sd._metadata = collections.OrderedDict({"": {"version": 1}})
     obj = {"model": sd, "epoch": 3, "size": nnlite.Size([2, 3]), "mixed": [1, 2 ** 40, -2 ** 70, 1.5, "ü", None,
@@ -224,8 +225,10 @@ def test_nnlite_writes_what_torch_loads(tmp_path):
         numpy.testing.assert_array_equal(m[k].detach().numpy(), mine, err_msg=k)
     assert m["col"].untyped_storage().data_ptr() == m["w"].untyped_storage().data_ptr()  # views share a storage
     assert m["t"].stride() == (1, 4)
+    assert m["n"].untyped_storage().data_ptr() != m["w"].untyped_storage().data_ptr()
     assert back["size"] == torch.Size([2, 3]) and type(back["size"]) is torch.Size
     assert back["mixed"] == [1, 2 ** 40, -2 ** 70, 1.5, "ü", None, True, (), []] and back[5] == {2.5: "k"}
+    assert m["bc"].stride() == (3, 1)  # broadcast views are written as copies, which nnlite.load accepts
     assert_same(back, nnlite.load(path))  # and nnlite reads its own torch files
 
 
