@@ -325,7 +325,7 @@ def _reduce(vm):
         obj = fn.fn(*args)
     except PickleRefused as exc:
         vm.refuse(exc.msg)
-    except (TypeError, ValueError) as exc:  # wrong argument count or types, said by the builder
+    except (TypeError, ValueError, OverflowError) as exc:  # wrong argument count or types, said by the builder
         vm.refuse(f"bad arguments for {fn.name}: {exc}")
     if type(obj) is collections.OrderedDict:
         vm.metadata_dicts.add(id(obj))

@@ -171,6 +171,8 @@ class _Reader:
         numel = 1
         for s in size:
             numel *= s
+        if any(s >= 2 ** 62 for s in size):
+            _refuse(f"a tensor of size {_short(size)}")
         if numel > storage.numel:
             _refuse(f"a tensor of size {_short(size)} ({numel} elements) on a storage of {storage.numel}")
         last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if numel else offset - 1
@@ -181,8 +183,9 @@ class _Reader:
             return _Pending()
         base, location = storage.array
         item = base.itemsize
-        if numel:
-            view = numpy.lib.stride_tricks.as_strided(base[offset:], tuple(size), tuple(s * item for s in stride))
+        if numel:  # a size-1 dimension's stride is never used; 0 keeps a huge one from overflowing numpy
+            view = numpy.lib.stride_tricks.as_strided(base[offset:], tuple(size),
+                                                      tuple(s * item if n > 1 else 0 for n, s in zip(size, stride)))
         else:
             view = numpy.empty(tuple(size), base.dtype)
         dev = self.target(location)

@@ -40,6 +40,11 @@ def k(i):
     return b"K" + bytes([i])
 
 
+def long1(x):
+    raw = x.to_bytes((x.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8a" + bytes([len(raw)]) + raw
+
+
 def pk(*parts):
     return b"\x80\x02" + b"".join(parts) + b"."
 
@@ -52,7 +57,7 @@ def storage(kind="FloatStorage", key="0", numel=6):
 
 
 def tensor(st, offset=0, size=(2, 3), stride=(3, 1)):
-    ints = lambda xs: b"(" + b"".join(k(x) if x < 256 else b"J" + struct.pack("<i", x) for x in xs) + b"t"
+    ints = lambda xs: b"(" + b"".join(k(x) if 0 <= x < 256 else long1(x) for x in xs) + b"t"
     return (g("torch._utils", "_rebuild_tensor_v2") + b"(" + st + k(offset) + ints(size) + ints(stride)
             + b"\x89" + EMPTY_OD + b"tR")
 
@@ -158,6 +163,8 @@ CASES = {
     "out_of_bounds_view": (torch_zip(pk(tensor(storage(), offset=4, size=(3,), stride=(1,)))), "reaches element 6"),
     "strided_out_of_bounds": (torch_zip(pk(tensor(storage(), size=(2, 3), stride=(1, 3)))), "reaches element 7"),
     "huge_shape": (torch_zip(pk(tensor(storage(), size=(60000, 60000), stride=(0, 0)))), "on a storage of 6"),
+    "empty_huge_dims": (torch_zip(pk(tensor(storage(), size=(0, 2 ** 61), stride=(2 ** 62, 2 ** 62)))),
+                        "array is too big"),
     "negative_stride": (torch_zip(pk(g("torch._utils", "_rebuild_tensor_v2") + b"(" + storage() + k(0)
                                      + b"(K\x02t(J\xff\xff\xff\xfft\x89" + EMPTY_OD + b"tR")), "negative"),
     "two_dtypes": (torch_zip(pk(b"(" + tensor(storage()) + tensor(storage("LongStorage", numel=3), size=(3,),

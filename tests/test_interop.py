@@ -386,3 +386,22 @@ def test_tensor_none_and_dict_raise_like_torch():
             nnlite.tensor(data)
     with pytest.raises(TypeError, match="numpy.object_"):
         nnlite.as_tensor(numpy.array([object()]))
+
+
+def test_saved_device_and_map_location():
+    """A checkpoint saved on a GPU (location 'cuda:0' in its storage records) loads on the CPU by default."""
+    src = zipfile.ZipFile(io.BytesIO(torch_bytes({"w": torch.ones(2)})))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            zf.writestr(info.filename, data)
+    for kw in ({}, {"map_location": "cpu"}, {"map_location": {"cuda:1": "cpu"}}, {"map_location": {"cuda:0": "cpu"}}):
+        back = nnlite.load(io.BytesIO(out.getvalue()), **kw)
+        assert back["w"].device == nnlite.device("cpu") and back["w"].tolist() == [1.0, 1.0], kw
+    if nnlite.cuda.is_available():
+        back = nnlite.load(io.BytesIO(out.getvalue()), map_location={"cuda:0": "cuda:0"})
+        assert back["w"].device == nnlite.device("cuda:0")
