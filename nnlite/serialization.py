@@ -189,7 +189,7 @@ def load(f, map_location=None, weights_only=None, **pickle_load_args):
 def _load_file(fh, name, target):
     try:
         start = fh.tell()
-        head = fh.read(32)
+        head = fh.read(512)
         fh.seek(start)
     except (OSError, AttributeError, ValueError) as exc:
         raise CheckpointError(f"{name}: nnlite.load needs a readable, seekable binary file ({exc})") from None

@@ -405,3 +405,15 @@ def test_saved_device_and_map_location():
     if nnlite.cuda.is_available():
         back = nnlite.load(io.BytesIO(out.getvalue()), map_location={"cuda:0": "cuda:0"})
         assert back["w"].device == nnlite.device("cuda:0")
+
+
+def test_many_tensors_use_long_memo_indices():
+    sd = collections.OrderedDict((f"layer{i}.weight", nnlite.full((2,), float(i))) for i in range(300))
+    sd["tied"] = sd["layer299.weight"]
+    buf = io.BytesIO()
+    nnlite.save(sd, buf, format="torch")
+    back = torch.load(io.BytesIO(buf.getvalue()), weights_only=True)
+    assert [v[0].item() for v in back.values()] == [float(i) for i in range(300)] + [299.0]
+    assert back["tied"] is back["layer299.weight"]
+    again = nnlite.load(io.BytesIO(buf.getvalue()))
+    assert again["tied"] is again["layer299.weight"]
