@@ -351,6 +351,8 @@ def _binpersid(vm):
         vm.push(vm.pload(pid))
     except PickleRefused as exc:
         vm.refuse(exc.msg)
+    except (TypeError, ValueError, OverflowError) as exc:
+        vm.refuse(f"bad persistent record: {exc}")
 
 
 def _empty(kind):

@@ -161,7 +161,7 @@ class _Reader:
         if type(requires_grad) is not bool:
             _refuse(f"requires_grad must be a bool, not {type(requires_grad).__name__}")
         _empty_hooks(hooks)
-        if metadata is not None and metadata != {}:
+        if metadata is not None and not (type(metadata) is dict and not metadata):
             _refuse(f"tensor metadata {_short(metadata)} (conjugate, negative or other flags) is not supported")
         if len(size) != len(stride) or len(size) > LIMITS["ndim"]:
             _refuse(f"a tensor with size {_short(size)} and stride {_short(stride)}")
@@ -214,12 +214,15 @@ class _Reader:
         return Parameter(data, requires_grad=requires_grad)
 
     def parameter_with_state(self, data, requires_grad, hooks, state):
-        if state not in (None, {}) and not (type(state) is tuple and all(s in (None, {}) for s in state)):
+        def empty(x):
+            return x is None or (type(x) is dict and not x)
+        if not (empty(state) or (type(state) is tuple and all(empty(x) for x in state))):
             _refuse(f"Parameter state {_short(state)} (a Parameter subclass?) is not supported")
         return self.parameter(data, requires_grad, hooks)
 
-    def run(self, data, start=0, legacy=False):
+    def run(self, data, start=0, legacy=False, storages=True):
         pload = (lambda pid: self.persistent_load(pid, legacy=True)) if legacy else self.persistent_load
+        pload = pload if storages else None
         return _pickle_vm.unpickle(data, self.name, self.table, pload, start)
 
 
@@ -315,14 +318,14 @@ def load_legacy(data, name, target):
     """The object tree of a legacy (pre-zip) PyTorch checkpoint held in the bytes ``data``."""
     def step(what, reader, pos, legacy=False):
         try:
-            return reader.run(data, pos, legacy)
+            return reader.run(data, pos, legacy, storages=reader is not plain)
         except _pickle_vm.PickleRefused as exc:
             raise _refused(name, exc, f"the legacy file ({what})") from None
 
     plain = _Reader(name, target, None, False)
     magic, pos = step("magic number", plain, 0)
     proto, pos = step("protocol version", plain, pos)
-    if magic != LEGACY_MAGIC or proto != LEGACY_PROTOCOL:
+    if type(magic) is not int or type(proto) is not int or magic != LEGACY_MAGIC or proto != LEGACY_PROTOCOL:
         raise CheckpointError(f"{name}: legacy PyTorch header with magic {magic!r} and protocol {proto!r}")
     info, pos = step("sys info", plain, pos)
     if type(info) is not dict or type(info.get("little_endian")) is not bool:

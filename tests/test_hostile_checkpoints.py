@@ -204,6 +204,8 @@ CASES = {
                                 ["1"], [struct.pack("<q", 2) + bytes(4)]), "4 bytes left; 2 elements were declared"),
     "legacy_numel_lie": (legacy(pk(b"N"), ["1"], []), "which no tensor uses"),
     "legacy_trailing": (legacy(pk(b"N"), [], [b"junk"]), "bytes after the last storage"),
+    "legacy_persid_in_header": (legacy(pk(b"N"), [], []).replace(pk(b"M\xe9\x03"), pk(b"(" + u("storage") + b"tQ"), 1),
+                                "a persistent id (external storage) where none is allowed"),
     "bare_pickle": (pk(g("os", "system") + b"(" + u("id") + b"tR"), "bare pickle"),
     # safetensors
     "st_header_too_big": (safetensors({}, length=2 ** 40), None),
