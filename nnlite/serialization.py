@@ -32,6 +32,12 @@ archive, members stored uncompressed (``ZIP_STORED``):
 
 Loading never executes anything from the file: JSON is parsed, and arrays are
 read with ``allow_pickle=False``.
+
+:func:`load` also reads PyTorch checkpoints (zip and legacy formats, through the
+restricted pickle interpreter in ``nnlite._pickle_vm``) and safetensors files,
+and :func:`save` writes them with ``format="torch"`` / ``"safetensors"``; the
+format code lives in ``nnlite._torch_format``, ``nnlite._safetensors`` and
+``nnlite._zip`` (see ``docs/interop.md``).
 """
 import collections
 import math

@@ -16,6 +16,7 @@ import zipfile
 import zlib
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import nnlite
 from nnlite import _safetensors, _torch_format, _zip  # noqa: F401  (loaded before the import check)
@@ -199,6 +200,8 @@ CASES = {
     "no_stop": (torch_zip(b"\x80\x02N"), "no STOP"),
     "stack_underflow": (torch_zip(pk(b"a")), "stack underflow"),
     "memo_get_unset": (torch_zip(pk(b"h\x07")), "memo entry 7"),
+    "zip_future_version": (torch_zip(pk(b"N")).replace(b"PK\x01\x02\x14\x03\x14\x00", b"PK\x01\x02\x14\x03\xc8\x00", 1),
+                           "NotImplementedError: zip file version 20.0"),  # found by the fuzzer
     "truncated_zip": (torch_zip(pk(b"N"))[:-30], "corrupt zip"),
     "legacy_truncated": (legacy(pk(tensor(legacy_storage(), size=(2,), stride=(1,))),
                                 ["1"], [struct.pack("<q", 2) + bytes(4)]), "4 bytes left; 2 elements were declared"),
@@ -322,3 +325,62 @@ def test_fuzzer_crash_inputs_are_refused(name):
             nnlite.load(io.BytesIO(data))
     except CheckpointError:
         pass
+
+
+# -- randomised: any mutation of a valid file loads or raises CheckpointError, nothing else --------------------
+
+def _valid_files():
+    import collections
+    sd = collections.OrderedDict(w=nnlite.arange(6.0).reshape(2, 3), p=nnlite.nn.Parameter(nnlite.ones(2)))
+    sd["v"] = sd["w"][:, 1]
+    sd._metadata = {"": {"version": 1}}
+    torch_file, st_file = io.BytesIO(), io.BytesIO()
+    nnlite.save({"model": sd, "n": [1, 2.5, None, ("x", nnlite.Size([2]))]}, torch_file, format="torch")
+    nnlite.save({"a": nnlite.ones(2, 3), "b": nnlite.tensor([1, 2])}, st_file, format="safetensors")
+    pkl = zipfile.ZipFile(torch_file).read("archive/data.pkl")
+    storages = {n.rsplit("/", 1)[1]: zipfile.ZipFile(torch_file).read(n)
+                for n in zipfile.ZipFile(torch_file).namelist() if "/data/" in n}
+    return pkl, storages, st_file.getvalue()
+
+
+_PKL, _STORAGES, _ST = _valid_files()
+
+
+def _mutate(data, edits):
+    data = bytearray(data)
+    for pos, value, kind in edits:
+        pos %= len(data) + 1
+        if kind == 0 and pos < len(data):
+            data[pos] = value
+        elif kind == 1:
+            data.insert(pos, value)
+        elif pos < len(data):
+            del data[pos]
+    return bytes(data)
+
+
+edits = st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255), st.integers(0, 2)), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits)
+def test_mutated_pickles_load_or_raise_checkpoint_error(edits):
+    try:
+        nnlite.load(io.BytesIO(torch_zip(_mutate(_PKL, edits), _STORAGES)))
+    except CheckpointError:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits)
+def test_mutated_safetensors_load_or_raise_checkpoint_error(edits):
+    try:
+        nnlite.load(io.BytesIO(_mutate(_ST, edits)))
+    except CheckpointError:
+        pass
+
+
+def test_unmutated_seeds_load():
+    back = nnlite.load(io.BytesIO(torch_zip(_PKL, _STORAGES)))
+    assert back["model"]["v"].tolist() == [1.0, 4.0] and back["n"][3][1] == nnlite.Size([2])
+    assert nnlite.load(io.BytesIO(_ST))["b"].tolist() == [1, 2]
