@@ -49,13 +49,16 @@ def _cpu(saved):
 
 
 def one_input(loader, counter):
-    count = [0]
+    import time
+    count = [0, None]
 
     def run(data):
         count[0] += 1
-        if counter and count[0] % 5000 == 0:
+        if count[1] is None:
+            count[1] = time.monotonic()
+        if counter and count[0] % 5000 == 0:  # runs and seconds since the first run (startup excluded)
             with open(counter, "w") as fh:
-                fh.write(f"{count[0]}\n")
+                fh.write(f"{count[0]} runs in {time.monotonic() - count[1]:.0f} s\n")
         try:
             if loader == "torch-zip":
                 buf = _zip_with(data)
