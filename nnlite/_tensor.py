@@ -1263,11 +1263,31 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         return _new(arr, requires_grad)
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _nested_to_host(data)
+    _check_numeric(data)
     dt = _infer_dtype(data) if dtype is None else _dtype.as_dtype(dtype)
     arr = numpy.array(data, dtype=dt, copy=True)
     if dev.type != "cpu":
         arr = _backend.to_device(arr, dev)
     return _new(arr, requires_grad)
+
+
+def _check_numeric(data):
+    """PyTorch's TypeError for strings, bytes and object or string arrays, before numpy makes odd arrays of them."""
+    if isinstance(data, numpy.ndarray):
+        if data.dtype.kind not in "fiubc":
+            raise TypeError(_unsupported_array(data))
+        return
+    if isinstance(data, (list, tuple)) and data and isinstance(data[0], str):
+        raise ValueError("too many dimensions 'str'")  # PyTorch reads a leading str as a sequence
+    leaves = _flat(data) if isinstance(data, (list, tuple)) else (data,)
+    for x in leaves:
+        if isinstance(x, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+        if isinstance(x, numpy.ndarray):
+            _check_numeric(x)
+        elif not isinstance(x, (int, float, complex, numpy.generic)) or (
+                isinstance(x, numpy.generic) and x.dtype.kind not in "fiubc"):
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
 
 
 def _flat(seq):
@@ -1296,9 +1316,13 @@ def from_numpy(a):
     if not isinstance(a, numpy.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
     if a.dtype.kind not in "fiub":
-        raise TypeError(f"can't convert np.ndarray of type {a.dtype}. The only supported types are: float64, "
-                        "float32, float16, int64, int32, int16, int8, uint8, and bool.")
+        raise TypeError(_unsupported_array(a))
     return Tensor._wrap(a)
+
+
+def _unsupported_array(a):
+    return (f"can't convert np.ndarray of type numpy.{a.dtype.type.__name__}. The only supported types are: "
+            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -1311,6 +1335,8 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data._to(device, dt)
     if isinstance(data, numpy.ndarray) or _backend.is_cupy_array(data):
+        if isinstance(data, numpy.ndarray):
+            _check_numeric(data)
         src_dev = _backend.device_of(data)
         dev = src_dev if device is None else _backend.resolve_device(device)
         arr = data if dt is None or data.dtype == dt else data.astype(dt)

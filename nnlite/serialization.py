@@ -32,6 +32,12 @@ archive, members stored uncompressed (``ZIP_STORED``):
 
 Loading never executes anything from the file: JSON is parsed, and arrays are
 read with ``allow_pickle=False``.
+
+:func:`load` also reads PyTorch checkpoints (zip and legacy formats, through the
+restricted pickle interpreter in ``nnlite._pickle_vm``) and safetensors files,
+and :func:`save` writes them with ``format="torch"`` / ``"safetensors"``; the
+format code lives in ``nnlite._torch_format``, ``nnlite._safetensors`` and
+``nnlite._zip`` (see ``docs/interop.md``).
 """
 import collections
 import math
@@ -43,15 +49,39 @@ from numpy.lib import format as npy_format
 from nnlite import _backend
 from nnlite._tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "CheckpointError"]
 
 FORMAT = "nnlite"
 VERSION = 1
 _INDEX = "index.json"
+FORMATS = ("nnlite", "torch", "safetensors")
 
 
-def save(obj, f):
-    """Write ``obj`` to ``f`` (a path, or a writable binary file object) in nnlite's checkpoint format.
+class CheckpointError(ValueError):
+    """A checkpoint that :func:`load` refuses: corrupt, truncated, hostile or outside what nnlite reads.
+
+    The message names the file and what was refused (and, for a pickle, the
+    byte offset of the opcode).  It is a ``ValueError``, so ``except ValueError``
+    keeps working.
+
+    >>> import io, nnlite
+    >>> nnlite.load(io.BytesIO(b"not a checkpoint"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    nnlite.serialization.CheckpointError: '<file object>' is not a checkpoint nnlite reads: ...
+    """
+
+
+def save(obj, f, format="nnlite"):
+    """Write ``obj`` to ``f`` (a path, or a writable binary file object) as a checkpoint.
+
+    ``format`` is ``"nnlite"`` (the default: nnlite's own format, below),
+    ``"torch"`` (PyTorch's zip format, which ``torch.load(f, weights_only=True)``
+    reads: Tensors and Parameters come back as torch tensors and parameters,
+    numpy arrays as tensors, ``nnlite.Size`` as ``torch.Size``; views of one
+    array share one storage) or ``"safetensors"`` (a flat dict of str to
+    tensors or arrays; arrays that share memory are refused).  See
+    ``docs/interop.md``.
 
     ``obj`` may nest dicts and OrderedDicts (str or int keys, order kept),
     lists, tuples, ints, floats, bools, None, strings, numpy arrays and
@@ -70,19 +100,41 @@ def save(obj, f):
       ...
     TypeError: nnlite.save cannot store an object of type 'builtin_function_or_method' (at obj['f']); ...
 
-    See PyTorch's ``torch.save`` (nnlite writes no pickle, so it stores data, not arbitrary objects).
+    See PyTorch's ``torch.save`` (nnlite stores data, never arbitrary objects).
     """
-    arrays = []
-    index = {"format": FORMAT, "version": VERSION, "root": _Encoder(arrays).node(obj, "obj", ())}
+    if format not in FORMATS:
+        raise ValueError(f"nnlite.save: format must be one of {', '.join(map(repr, FORMATS))}, not {format!r}")
+    if format == "nnlite":
+        arrays = []
+        index = {"format": FORMAT, "version": VERSION, "root": _Encoder(arrays).node(obj, "obj", ())}
+
+        def write(out):
+            _write(out, index, arrays)
+    elif format == "torch":
+        from nnlite import _torch_format
+        import io
+        staged = io.BytesIO()          # everything is checked (and staged) before the target is touched
+        _torch_format.save(obj, staged)
+
+        def write(out):
+            out.write(staged.getbuffer())
+    else:
+        from nnlite import _safetensors
+        import io
+        staged = io.BytesIO()
+        _safetensors.save(obj, staged)
+
+        def write(out):
+            out.write(staged.getbuffer())
     if hasattr(f, "write"):
-        _write(f, index, arrays)
+        write(f)
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
     tmp, fd = _create_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as out:
-            _write(out, index, arrays)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -95,15 +147,27 @@ def save(obj, f):
     _fsync_dir(directory)
 
 
-def load(f, map_location=None):
-    """Read a checkpoint written by :func:`save` from ``f`` (a path or a seekable binary file object).
+def load(f, map_location=None, weights_only=None, **pickle_load_args):
+    """Read a checkpoint from ``f`` (a path or a seekable binary file object), recognising its format by content.
 
-    Tensors and Parameters come back on the CPU with their ``requires_grad``,
-    unless ``map_location`` says otherwise: a device (``'cuda:0'``,
-    ``nnlite.device('cpu')``) puts every tensor there; a dict maps the device
-    a tensor was saved from (``{'cuda:0': 'cuda:1'}``) and leaves unlisted
-    ones on the CPU.  numpy arrays stay numpy arrays.  A file that is not an
-    nnlite checkpoint, is truncated or corrupt raises ``ValueError`` naming it.
+    Formats: nnlite's own (written by :func:`save`), PyTorch's zip format
+    (torch >= 1.6) and its legacy format, and safetensors, all read without
+    torch.  Tensors and Parameters come back on the CPU with their
+    ``requires_grad``, unless ``map_location`` says otherwise: a device
+    (``'cuda:0'``, ``nnlite.device('cpu')``) puts every tensor there; a dict
+    maps the device a tensor was saved from (``{'cuda:0': 'cuda:1'}``) and
+    leaves unlisted ones on the CPU.  numpy arrays in nnlite files stay numpy
+    arrays.  PyTorch bfloat16 tensors become float32 (exactly: every bfloat16
+    value is a float32 value).
+
+    Nothing in the file is executed or imported.  PyTorch pickles are read by
+    a restricted interpreter that understands an exact allow-list (tensors,
+    Parameters, ``torch.Size``, ``OrderedDict`` with ``_metadata``, plain
+    data); anything else, and any file that is corrupt, truncated, hostile or
+    over a size cap, raises :class:`CheckpointError` naming the file and what
+    was refused.  ``weights_only`` is accepted for PyTorch compatibility:
+    ``True`` (PyTorch's default) is how nnlite always loads, and ``False`` does
+    *not* enable arbitrary objects or code, which nnlite never runs.
 
     >>> import nnlite, collections, os, tempfile
     >>> from nnlite.serialization import save, load
@@ -113,36 +177,78 @@ def load(f, map_location=None):
     >>> type(state).__name__, list(state.items())
     ('OrderedDict', [('b', 1), ('a', (2.5, 'x', None))])
 
-    See PyTorch's ``torch.load`` with ``weights_only=True``.
+    See PyTorch's ``torch.load`` with ``weights_only=True``, and ``docs/interop.md``.
     """
-    import json  # the format's modules load on first use: import nnlite stays light
-    import zipfile
-    name = repr(getattr(f, "name", "<file object>")) if hasattr(f, "read") else repr(os.fspath(f))
+    if weights_only not in (None, True, False):
+        raise TypeError(f"weights_only must be a bool or None, not {type(weights_only).__name__}")
+    unknown = set(pickle_load_args) - {"mmap", "encoding"}
+    if unknown:
+        raise TypeError(f"load() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    target = _target(map_location)
+    if hasattr(f, "read"):
+        return _load_file(f, repr(getattr(f, "name", "<file object>")), target)
+    path = os.fspath(f)
+    with open(path, "rb") as fh:
+        return _load_file(fh, repr(path), target)
+
+
+def _load_file(fh, name, target):
     try:
-        with zipfile.ZipFile(f if hasattr(f, "read") else os.fspath(f)) as zf:
-            try:
-                raw = zf.read(_INDEX)
-            except KeyError:
-                hint = " (it looks like a PyTorch checkpoint, which nnlite cannot read)" if any(
-                    n.endswith("data.pkl") for n in zf.namelist()) else ""
-                raise ValueError(f"{name} is not an nnlite checkpoint: it has no {_INDEX}{hint}") from None
-            try:
-                index = json.loads(raw.decode("utf-8"))
-            except ValueError as exc:
-                raise ValueError(f"{name}: {_INDEX} is not valid JSON ({exc})") from None
-            if not isinstance(index, dict) or index.get("format") != FORMAT:
-                raise ValueError(f"{name} is not an nnlite checkpoint (format field "
-                                 f"{index.get('format') if isinstance(index, dict) else None!r})")
-            if index.get("version") != VERSION:
-                raise ValueError(f"{name} has checkpoint format version {index.get('version')!r}; this nnlite "
-                                 f"reads version {VERSION} (was it written by a newer nnlite?)")
-            if "root" not in index:
-                raise ValueError(f"{name} is a malformed nnlite checkpoint: {_INDEX} has no 'root'")
-            return _Decoder(zf, name, _target(map_location)).node(index["root"])
+        start = fh.tell()
+        head = fh.read(512)
+        fh.seek(start)
+    except (OSError, AttributeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: nnlite.load needs a readable, seekable binary file ({exc})") from None
+    if not isinstance(head, bytes):
+        raise CheckpointError(f"{name}: nnlite.load needs a binary file, but read() gave {type(head).__name__}")
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        from nnlite import _zip
+        with _zip.open_zip(fh, name) as zf:
+            infos = _zip.members(zf, fh, name)
+            if _INDEX in infos:
+                return _load_nnlite(zf, infos, name, target)
+            from nnlite import _torch_format
+            return _torch_format.load_zip(fh, name, target, zf)
+    from nnlite import _safetensors, _torch_format
+    if _torch_format.is_legacy(head):
+        return _torch_format.load_legacy(fh.read(), name, target)
+    if _safetensors.looks_like(head):
+        return _safetensors.load(fh.read(), name)
+    if head[:1] == b"\x80":
+        what = "a bare pickle, not a PyTorch checkpoint (nnlite never unpickles arbitrary files)"
+    elif head[257:262] == b"ustar" or head[:2] == b"\x1f\x8b":
+        what = "a tar or gzip file (PyTorch's pre-1.0 tar format is not supported)"
+    else:
+        what = f"its first bytes are {head[:16]!r}"
+    raise CheckpointError(f"{name} is not a checkpoint nnlite reads: nnlite, PyTorch (zip or legacy) and "
+                          f"safetensors files are; {what}")
+
+
+def _load_nnlite(zf, infos, name, target):
+    import json
+    import zipfile
+    from nnlite import _zip
+    try:
+        raw = _zip.read(zf, infos[_INDEX], name, limit=1 << 30)
+        try:
+            index = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise CheckpointError(f"{name}: {_INDEX} is not valid JSON ({exc})") from None
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            raise CheckpointError(f"{name} is not an nnlite checkpoint (format field "
+                                  f"{index.get('format') if isinstance(index, dict) else None!r})")
+        if index.get("version") != VERSION:
+            raise CheckpointError(f"{name} has checkpoint format version {index.get('version')!r}; this nnlite "
+                                  f"reads version {VERSION} (was it written by a newer nnlite?)")
+        if "root" not in index:
+            raise CheckpointError(f"{name} is a malformed nnlite checkpoint: {_INDEX} has no 'root'")
+        return _Decoder(zf, name, target).node(index["root"])
     except zipfile.BadZipFile as exc:
-        raise ValueError(f"{name} is not an nnlite checkpoint, or is truncated or corrupt ({exc})") from None
+        raise CheckpointError(f"{name} is not an nnlite checkpoint, or is truncated or corrupt ({exc})") from None
     except EOFError as exc:
-        raise ValueError(f"{name} is truncated ({exc})") from None
+        raise CheckpointError(f"{name} is truncated ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{name}: {_INDEX} nests too deeply") from None
 
 
 # -- writing -------------------------------------------------------------------------------------------
@@ -276,7 +382,7 @@ class _Decoder:
         self.loaded = {}  # member name -> object, so shared objects stay shared
 
     def bad(self, msg):
-        return ValueError(f"{self.name} is a malformed nnlite checkpoint: {msg}")
+        return CheckpointError(f"{self.name} is a malformed nnlite checkpoint: {msg}")
 
     def node(self, n):
         if n is None or isinstance(n, (bool, int, float, str)):
@@ -318,10 +424,20 @@ class _Decoder:
             return self.loaded[key]
         if file not in self.members:
             raise self.bad(f"missing member {file!r}")
+        import zipfile
         try:
+            with self.zf.open(file) as member:  # the header's size must match the member before numpy allocates
+                version = npy_format.read_magic(member)
+                read_header = (npy_format.read_array_header_1_0 if version == (1, 0)
+                               else npy_format.read_array_header_2_0)
+                shape, _, dtype = read_header(member, max_header_size=10000)
+                if dtype.hasobject:
+                    raise ValueError("it holds an object array, a pickle, which nnlite never unpickles")
+                if math.prod(shape) * dtype.itemsize + member.tell() != self.zf.getinfo(file).file_size:
+                    raise ValueError(f"its header declares {shape} x {dtype}, which does not match its size")
             with self.zf.open(file) as member:
                 arr = npy_format.read_array(member, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, SyntaxError) as exc:
             raise self.bad(f"cannot read {file!r} ({exc})") from None
         if kind == "ndarray":
             obj = arr[()] if n.get("scalar") else arr

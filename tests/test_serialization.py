@@ -213,15 +213,15 @@ def test_malformed_files_raise_value_error_naming_the_file(tmp_path):
                                                                                   "file": "data/0.npy"}})}
     bad_npy["data/0.npy"] = b"\x93NUMPY\x01\x00" + b"garbage"
     write_zip(tmp_path / "badnpy.nnl", bad_npy)
-    expected = {"truncated.nnl": "truncated or corrupt", "random.nnl": "not an nnlite checkpoint",
-                "empty.nnl": "not an nnlite checkpoint", "text.nnl": "not an nnlite checkpoint",
-                "noindex.nnl": "no index.json", "torch.nnl": "PyTorch checkpoint",
+    expected = {"truncated.nnl": "truncated or corrupt", "random.nnl": "not a checkpoint nnlite reads",
+                "empty.nnl": "not a checkpoint nnlite reads", "text.nnl": "not a checkpoint nnlite reads",
+                "noindex.nnl": "neither index.json", "torch.nnl": "STOP with 0 items on the stack",
                 "notjson.nnl": "not valid JSON", "otherformat.nnl": "'zarr'", "future.nnl": "version 99",
                 "nomember.nnl": "missing member 'data/7.npy'", "badnode.nnl": "unknown node type 'pickle'",
                 "badnpy.nnl": "cannot read 'data/0.npy'"}
     for name, words in expected.items():
         path = tmp_path / name
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(serialization.CheckpointError) as err:
             load(path)
         assert str(path) in str(err.value) and words in str(err.value), (name, str(err.value))
     with pytest.raises(FileNotFoundError):
