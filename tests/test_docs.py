@@ -13,6 +13,8 @@ import nnlite
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+# modules that import an optional dependency at import time, and that dependency
+OPTIONAL = {"nnlite.sklearn": "sklearn"}
 
 
 def _blocks():
@@ -23,12 +25,11 @@ def _blocks():
 
 @pytest.mark.parametrize("code", list(_blocks()))
 def test_doc_example_runs(code, tmp_path, monkeypatch):
+    for module, dependency in OPTIONAL.items():
+        if module in code:
+            pytest.importorskip(dependency)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "<doc>", "exec"), {"__name__": "__doc_example__"})
-
-
-# modules that import an optional dependency at import time, and that dependency
-OPTIONAL = {"nnlite.sklearn": "sklearn"}
 
 
 def _modules():
