@@ -321,19 +321,19 @@ _INCEPTION_EXTRA = """    n_estimators : int, default 5
 """
 
 
+def _store(estimator, arguments):
+    """Set each constructor argument as an attribute of the same name, unchanged (scikit-learn's rule)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class _FCNMixin:
     _batch_cap = 16
 
     def __init__(self, n_epochs=2000, batch_size=None, learning_rate=1e-3, random_state=None, verbose=0,
                  n_threads=None, device="cpu", filters=(128, 256, 128)):
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_threads = n_threads
-        self.device = device
-        self.filters = filters
+        _store(self, locals())
 
     def _network(self, in_channels, n_outputs):
         return FCN(in_channels, n_outputs, filters=tuple(self.filters))
@@ -344,14 +344,7 @@ class _ResNetMixin:
 
     def __init__(self, n_epochs=1500, batch_size=None, learning_rate=1e-3, random_state=None, verbose=0,
                  n_threads=None, device="cpu", filters=(64, 128, 128)):
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_threads = n_threads
-        self.device = device
-        self.filters = filters
+        _store(self, locals())
 
     def _network(self, in_channels, n_outputs):
         return ResNet(in_channels, n_outputs, filters=tuple(self.filters))
@@ -361,18 +354,7 @@ class _InceptionMixin:
     def __init__(self, n_epochs=1500, batch_size=None, learning_rate=1e-3, random_state=None, verbose=0,
                  n_threads=None, device="cpu", n_estimators=5, depth=6, n_filters=32, bottleneck=32,
                  kernel_sizes=(40, 20, 10)):
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.verbose = verbose
-        self.n_threads = n_threads
-        self.device = device
-        self.n_estimators = n_estimators
-        self.depth = depth
-        self.n_filters = n_filters
-        self.bottleneck = bottleneck
-        self.kernel_sizes = kernel_sizes
+        _store(self, locals())
 
     def _n_networks(self):
         return self.n_estimators
