@@ -1,7 +1,7 @@
 """FCN, ResNet and InceptionTime on the UCR data sets of ../shared/data/ucr: accuracy and seconds per epoch.
 
     nice python benchmarks/ucr_models.py --threads 2 --run-budget 60 --out benchmarks/results/ucr_models.jsonl
-    python benchmarks/ucr_models.py --summary benchmarks/results/ucr_models.jsonl      # the markdown tables
+    python benchmarks/ucr_models.py --summary benchmarks/results/*.jsonl      # the markdown tables
 
 Three phases, each record appended to ``--out`` as one JSON line as soon as it exists (a run cut
 short keeps what finished):
@@ -129,7 +129,7 @@ def emit(out, record):
 def run(args):
     data = {d: load_ucr(os.path.join(args.data, d)) for d in args.datasets}
     per_epoch = {}
-    for model in args.models:
+    for model in args.models if args.timing_epochs else ():
         for d in args.timing_data or args.datasets:
             Xtr, ytr = data[d][0], data[d][1]
             rec = side_by_side(model, Xtr, ytr, args.timing_epochs, 0, args.threads)
@@ -157,9 +157,9 @@ def run(args):
                                 **accuracy_run(model, Xtr, ytr, Xte, yte, epochs, seed, args.threads)})
 
 
-def summary(path):
-    """Markdown tables of the records in ``path``."""
-    recs = [json.loads(line) for line in open(path)]
+def summary(paths):
+    """Markdown tables of the records in the files ``paths``."""
+    recs = [json.loads(line) for path in paths for line in open(path)]
     lines = ["| model | data set | threads | batch | nnlite s/epoch | PyTorch s/epoch | ratio | target met |",
              "|---|---|---|---|---|---|---|---|"]
     for r in recs:
@@ -173,7 +173,8 @@ def summary(path):
     for r in recs:
         if r["phase"] == "accuracy":
             cells.setdefault((r["model"], r["data"]), []).append(r)
-    for (model, d), rs in cells.items():
+    for (model, d), rs in sorted(cells.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1])):
+        rs = sorted(rs, key=lambda r: r["seed"])
         accs = [r["accuracy"] for r in rs]
         mean = statistics.mean(accs)
         pub = PUBLISHED[model][d]
@@ -192,14 +193,14 @@ def main(argv=None):
     p.add_argument("--models", nargs="+", default=list(MODELS))
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--timing-epochs", type=int, default=3)
+    p.add_argument("--timing-epochs", type=int, default=3, help="0: no timing phase (then give --epochs-cap)")
     p.add_argument("--run-budget", type=float, default=60.0, help="seconds one accuracy run may take (sets the cap)")
     p.add_argument("--epochs-cap", type=int, default=None, help="a fixed epoch cap for every accuracy run instead")
     p.add_argument("--timing-data", nargs="+", default=None, help="data sets of the timing phase (default: all)")
     p.add_argument("--curve-model", default="FCN")
     p.add_argument("--curve-data", default="ItalyPowerDemand")
     p.add_argument("--curve-epochs", type=int, default=60)
-    p.add_argument("--summary", metavar="JSONL", help="print the tables of a results file and exit")
+    p.add_argument("--summary", metavar="JSONL", nargs="+", help="print the tables of results files and exit")
     args = p.parse_args(argv)
     if args.summary:
         print(summary(args.summary))
