@@ -150,7 +150,7 @@ def _check_positive_int(name, value, allow_none=False):
 class _DeepEstimator(BaseEstimator):
     """What the six estimators share: input checks, seeding, threads, fitting and running the networks."""
 
-    _batch_cap = 16  # the paper's rule: min(n_cases // 10, _batch_cap); None: _batch_cap itself
+    _batch_cap = 16  # batch_size=None: the paper's rule, min(n_cases // 10, _batch_cap), at least 1
 
     def _network(self, in_channels, n_outputs):
         raise NotImplementedError
@@ -175,6 +175,7 @@ class _DeepEstimator(BaseEstimator):
         """``X`` (and ``y``) checked and ``X`` as float32 ``(n, C, L)``."""
         kw = dict(allow_nd=True, dtype=numpy.float32, ensure_all_finite=True, ensure_min_features=1)
         if reset:
+            self._check_params()  # before anything is set on self
             X, y = validate_data(self, X, y, reset=True, **kw, **y_kwargs)
         else:
             check_is_fitted(self)
@@ -196,7 +197,6 @@ class _DeepEstimator(BaseEstimator):
         return (X, y) if reset else X
 
     def _fit_networks(self, X, targets, n_outputs, loss_fn):
-        self._check_params()
         seeds = check_random_state(self.random_state).randint(0, 2 ** 31 - 1, size=self._n_networks())
         device = nnlite.device(self.device)
         Xt = nnlite.tensor(X, device=device)
@@ -227,7 +227,7 @@ class _DeepEstimator(BaseEstimator):
                 for lo in range(0, len(X), _PREDICT_BATCH):
                     out = transform(net(nnlite.tensor(X[lo:lo + _PREDICT_BATCH], device=device)))
                     parts.append(out.cpu().numpy().astype(numpy.float64))
-                out = numpy.concatenate(parts) if parts else numpy.empty((0, net.head[-1].out_features))
+                out = numpy.concatenate(parts)
                 total = out if total is None else total + out
         return total / len(self.networks_)
 

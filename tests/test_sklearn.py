@@ -200,8 +200,10 @@ def test_errors():
     with pytest.raises(ValueError, match="NaN"):
         clf.predict(numpy.full((2, 2, 20), numpy.nan, numpy.float32))
     for name, value in [("n_epochs", 0), ("batch_size", 0), ("learning_rate", -1.0), ("n_threads", 0)]:
+        fresh = FCNClassifier(**{**FCN_TINY, name: value})
         with pytest.raises(ValueError, match=name):
-            FCNClassifier(**{**FCN_TINY, name: value}).fit(X, y)
+            fresh.fit(X, y)
+        assert not hasattr(fresh, "n_features_in_")  # nothing set before the error
     with pytest.raises(ValueError, match="n_estimators"):
         InceptionTimeClassifier(**{**INCEPTION_TINY, "n_estimators": 0}).fit(X, y)
 
