@@ -32,6 +32,8 @@ __all__ = ["Function", "BackwardNode", "RemovableHandle"]
 
 _sequence = itertools.count()
 _Tensor = None  # nnlite.Tensor, set by nnlite._tensor at import (avoids an import cycle)
+# Set only while nnlite.onnx records a forward: called as _tracer(cls, args, outputs) after each op.
+_tracer = None
 
 
 class RemovableHandle:
@@ -214,4 +216,6 @@ class Function(metaclass=_FunctionMeta):
                     o._grad_fn = ctx
                     o._out_index = i
                     o._requires_grad = True
+        if _tracer is not None:
+            _tracer(cls, args, wrapped)
         return wrapped[0] if single else tuple(wrapped)
