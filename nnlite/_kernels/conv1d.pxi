@@ -22,7 +22,10 @@
 # in vector registers (check: `objdump -d _conv1d_avx512*.so | grep vfmadd`): each input
 # load is reused for MR output channels.  A run of columns shorter than NR at the end of
 # a row is handled by moving the last tile back so it ends at the row's end (its overlap is
-# recomputed with identical values); rows shorter than NR use a scalar loop.
+# recomputed with identical values).  Rows shorter than NR (or a little longer: when the
+# tiles of one row would compute more columns than L_out + halo) are batched: a task lays
+# several samples' input segments side by side in one row and runs the tiles over it
+# (_fwd_batch, _gi_batch); the single-row kernel takes one-vector tiles on short rows.
 #
 # Determinism: every output element is produced by exactly one task (prange over
 # (n, group, row block) or (group, row block, column block)), with the reduction order
@@ -128,6 +131,12 @@ cdef extern from *:
     #if defined(__GNUC__)
     #define NNL_TILE(T, SUF)                                                          \
     typedef T nnl_vec_##SUF __attribute__((vector_size(NNL_VB)));                    \
+    static inline nnl_vec_##SUF nnl_bcast_##SUF(T s) {                               \
+        /* not s + (V){0}: that is a scalar add (-0.0 + 0.0 is +0.0), then a broadcast */ \
+        nnl_vec_##SUF v; int i;                                                       \
+        for (i = 0; i < (int)(NNL_VB / sizeof(T)); i++) v[i] = s;                     \
+        return v;                                                                     \
+    }                                                                                 \
     static inline void nnl_tile_##SUF(T* dst, Py_ssize_t dstride, Py_ssize_t mvalid,   \
                                       const T* src, const Py_ssize_t* off,           \
                                       const T* wp, Py_ssize_t R, const T* init) {    \
@@ -136,14 +145,14 @@ cdef extern from *:
         Py_ssize_t r; int m, v;                                                       \
         for (m = 0; m < NNL_MR; m++)                                                  \
             for (v = 0; v < NNL_NV; v++)                                              \
-                acc[m][v] = init[m] + (nnl_vec_##SUF){0};                             \
+                acc[m][v] = nnl_bcast_##SUF(init[m]);                              \
         for (r = 0; r < R; r++) {                                                     \
             const T* xp = src + off[r];                                               \
             const T* wr = wp + r * NNL_MR;                                            \
             for (v = 0; v < NNL_NV; v++)                                              \
                 memcpy(&xv[v], xp + v * VL, NNL_VB);                                  \
             for (m = 0; m < NNL_MR; m++) {                                            \
-                wv = wr[m] + (nnl_vec_##SUF){0};                                      \
+                wv = nnl_bcast_##SUF(wr[m]);                                          \
                 for (v = 0; v < NNL_NV; v++)                                          \
                     acc[m][v] += wv * xv[v];                                          \
             }                                                                         \
