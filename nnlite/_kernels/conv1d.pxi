@@ -22,7 +22,10 @@
 # in vector registers (check: `objdump -d _conv1d_avx512*.so | grep vfmadd`): each input
 # load is reused for MR output channels.  A run of columns shorter than NR at the end of
 # a row is handled by moving the last tile back so it ends at the row's end (its overlap is
-# recomputed with identical values); rows shorter than NR use a scalar loop.
+# recomputed with identical values).  Rows shorter than NR (or a little longer: when the
+# tiles of one row would compute more columns than L_out + halo) are batched: a task lays
+# several samples' input segments side by side in one row and runs the tiles over it
+# (_fwd_batch, _gi_batch); the single-row kernel takes one-vector tiles on short rows.
 #
 # Determinism: every output element is produced by exactly one task (prange over
 # (n, group, row block) or (group, row block, column block)), with the reduction order
@@ -119,30 +122,79 @@ DEF ROW_CHUNK = 8
 
 # ---------------------------------------------------------------- correlation tiles
 
-cdef void _tile(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
+cdef extern from *:
+    """
+    /* The MR x NR register tile, written with GCC's vector extensions: left to the
+       auto-vectoriser, gcc vectorised the avx2 build (MR = 6) across the rows with
+       shuffles and spills (measured 2 GFLOP/s on Zen 3, 25x slower than PyTorch); here
+       every accumulator is one vector variable, so all MR x NV stay in registers. */
+    #if defined(__GNUC__)
+    #define NNL_TILE(T, SUF)                                                          \
+    typedef T nnl_vec_##SUF __attribute__((vector_size(NNL_VB)));                    \
+    static inline nnl_vec_##SUF nnl_bcast_##SUF(T s) {                               \
+        /* not s + (V){0}: that is a scalar add (-0.0 + 0.0 is +0.0), then a broadcast */ \
+        nnl_vec_##SUF v; int i;                                                       \
+        for (i = 0; i < (int)(NNL_VB / sizeof(T)); i++) v[i] = s;                     \
+        return v;                                                                     \
+    }                                                                                 \
+    static inline void nnl_tile_##SUF(T* dst, Py_ssize_t dstride, Py_ssize_t mvalid,   \
+                                      const T* src, const Py_ssize_t* off,           \
+                                      const T* wp, Py_ssize_t R, const T* init) {    \
+        enum { VL = NNL_VB / sizeof(T) };                                             \
+        nnl_vec_##SUF acc[NNL_MR][NNL_NV], xv[NNL_NV], wv;                           \
+        Py_ssize_t r; int m, v;                                                       \
+        for (m = 0; m < NNL_MR; m++)                                                  \
+            for (v = 0; v < NNL_NV; v++)                                              \
+                acc[m][v] = nnl_bcast_##SUF(init[m]);                              \
+        for (r = 0; r < R; r++) {                                                     \
+            const T* xp = src + off[r];                                               \
+            const T* wr = wp + r * NNL_MR;                                            \
+            for (v = 0; v < NNL_NV; v++)                                              \
+                memcpy(&xv[v], xp + v * VL, NNL_VB);                                  \
+            for (m = 0; m < NNL_MR; m++) {                                            \
+                wv = nnl_bcast_##SUF(wr[m]);                                          \
+                for (v = 0; v < NNL_NV; v++)                                          \
+                    acc[m][v] += wv * xv[v];                                          \
+            }                                                                         \
+        }                                                                             \
+        for (m = 0; m < NNL_MR; m++)                                                  \
+            if (m < mvalid)                                                           \
+                for (v = 0; v < NNL_NV; v++)                                          \
+                    memcpy(dst + m * dstride + v * VL, &acc[m][v], NNL_VB);           \
+    }
+    #else
+    #define NNL_TILE(T, SUF)                                                          \
+    static void nnl_tile_##SUF(T* dst, Py_ssize_t dstride, Py_ssize_t mvalid,          \
+                               const T* src, const Py_ssize_t* off,                  \
+                               const T* wp, Py_ssize_t R, const T* init) {           \
+        enum { NR = NNL_NV * NNL_VB / sizeof(T) };                                    \
+        T acc[NNL_MR * NR]; Py_ssize_t r; int m, j;                                   \
+        for (m = 0; m < NNL_MR; m++) for (j = 0; j < NR; j++) acc[m * NR + j] = init[m]; \
+        for (r = 0; r < R; r++) for (m = 0; m < NNL_MR; m++) for (j = 0; j < NR; j++)  \
+            acc[m * NR + j] += wp[r * NNL_MR + m] * src[off[r] + j];                  \
+        for (m = 0; m < mvalid; m++) for (j = 0; j < NR; j++)                         \
+            dst[m * dstride + j] = acc[m * NR + j];                                   \
+    }
+    #endif
+    NNL_TILE(float, f)
+    NNL_TILE(double, d)
+    """
+    void nnl_tile_f(float* dst, Py_ssize_t dstride, Py_ssize_t mvalid, const float* src,
+                    const Py_ssize_t* off, const float* wp, Py_ssize_t R,
+                    const float* init) noexcept nogil
+    void nnl_tile_d(double* dst, Py_ssize_t dstride, Py_ssize_t mvalid, const double* src,
+                    const Py_ssize_t* off, const double* wp, Py_ssize_t R,
+                    const double* init) noexcept nogil
+
+
+cdef inline void _tile(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
                        const floating* src, const Py_ssize_t* off,
                        const floating* wp, Py_ssize_t R, const floating* init) noexcept nogil:
     # MR rows x NR columns held in registers; wp is (R, MR), padding rows have w = 0.
-    cdef floating acc[NNL_ACC_FWD]
-    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
-    cdef Py_ssize_t r, m, j
-    cdef const floating* xp
-    cdef const floating* wr
-    cdef floating wm
-    for m in range(NNL_MR):
-        for j in range(nr):
-            acc[m * nr + j] = init[m]
-    for r in range(R):
-        xp = src + off[r]
-        wr = wp + r * NNL_MR
-        for m in range(NNL_MR):
-            wm = wr[m]
-            for j in range(nr):
-                acc[m * nr + j] += wm * xp[j]
-    for m in range(NNL_MR):
-        if m < mvalid:
-            for j in range(nr):
-                dst[m * dstride + j] = acc[m * nr + j]
+    if floating is float:
+        nnl_tile_f(dst, dstride, mvalid, src, off, wp, R, init)
+    else:
+        nnl_tile_d(dst, dstride, mvalid, src, off, wp, R, init)
 
 
 cdef void _row(floating* dst, const floating* src, const Py_ssize_t* off,
@@ -167,6 +219,25 @@ cdef void _row(floating* dst, const floating* src, const Py_ssize_t* off,
     else:
         for j in range(nr):
             dst[j] = acc[j]
+
+
+cdef void _row1(floating* dst, const floating* src, const Py_ssize_t* off,
+                const floating* wr, Py_ssize_t R, floating init) noexcept nogil:
+    # One row x one vector: the single-row kernel for rows shorter than its RV vectors.
+    cdef floating acc[NNL_ACC_ROW]
+    cdef Py_ssize_t nr = NNL_VB // sizeof(floating)
+    cdef Py_ssize_t r, j
+    cdef const floating* xp
+    cdef floating wm
+    for j in range(nr):
+        acc[j] = init
+    for r in range(R):
+        xp = src + off[r]
+        wm = wr[r]
+        for j in range(nr):
+            acc[j] += wm * xp[j]
+    for j in range(nr):
+        dst[j] = acc[j]
 
 
 cdef void _edge(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
@@ -203,6 +274,18 @@ cdef void _cols(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
     if c1 <= c0:
         return
     if hi - lo < nr:
+        if row and hi - lo >= NNL_VB // <Py_ssize_t>sizeof(floating):
+            # a short row: one-vector tiles, the last moved back to end at hi
+            if lo > c0:
+                _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, c0, lo)
+            j0 = lo
+            while j0 < hi:
+                j0 = min(j0, hi - NNL_VB // <Py_ssize_t>sizeof(floating))
+                _row1(dst + j0, src + j0, off, wp, R, init[0])
+                j0 += NNL_VB // <Py_ssize_t>sizeof(floating)
+            if hi < c1:
+                _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, hi, c1)
+            return
         _edge(dst, dstride, mvalid, src, off, sh, lim, wp, wst, R, init, c0, c1)
         return
     if lo > c0:
@@ -403,6 +486,67 @@ cdef void _fwd_row(floating* dst, const floating* src, Py_ssize_t rowlen, const 
     free(buf)
 
 
+cdef inline Py_ssize_t _batch_cols(Py_ssize_t ncols, Py_ssize_t halo, Py_ssize_t nr) noexcept nogil:
+    """Columns one sample takes in a batched row (`ncols` outputs and the `halo` of
+    source columns its taps reach past them) when batching samples along the columns
+    beats tiling each short row on its own, else 0.  Depends on the shape alone."""
+    if ncols < nr or ncols + halo < (ncols + nr - 1) // nr * nr:
+        return ncols + halo
+    return 0
+
+
+cdef inline Py_ssize_t _batch_samples(Py_ssize_t N, Py_ssize_t rows, Py_ssize_t lseg,
+                                      Py_ssize_t extra, size_t itemsize) noexcept nogil:
+    """Samples per batched task: as many as keep its source copy (rows x that many
+    segments) within L2_SLICE, at least 1 and at most N."""
+    cdef Py_ssize_t ns = (L2_SLICE // (max(rows, 1) * <Py_ssize_t>itemsize) - extra) // max(lseg, 1)
+    return max(1, min(N, ns))
+
+
+cdef void _fwd_batch(const floating* xp, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t g,
+                     Py_ssize_t Cin, Py_ssize_t L, Py_ssize_t pl, floating* op, Py_ssize_t Cout,
+                     Py_ssize_t Lout, Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t K, Py_ssize_t s,
+                     Py_ssize_t d, const floating* wpack, const floating* init,
+                     Py_ssize_t cb0, Py_ssize_t cb1) noexcept nogil:
+    """Forward for short rows: samples [n0, n1) of group g side by side in one row.  The
+    task copies each sample's phase-split, zero-padded input segment (lseg = L_out +
+    halo columns per phase) one after another into a task-local buffer, runs the
+    register tiles over the whole row (a column that straddles two samples is computed
+    and dropped) and copies each sample's L_out columns out.  Every output element is
+    still the same fixed-order sum of its own taps."""
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
+    cdef Py_ssize_t R = Cig * K, halo = (K - 1) * d // s, lseg = Lout + halo, ns = n1 - n0
+    cdef Py_ssize_t vc = max(nr, (ns - 1) * lseg + Lout), vrow = max(ns * lseg, vc + halo)
+    cdef Py_ssize_t ci, p, i, q, idx, k, cb, m, mvalid
+    cdef floating* buf = <floating*>malloc((Cig * s * vrow + NNL_MR * vc) * sizeof(floating))
+    cdef floating* tmp = buf + Cig * s * vrow
+    cdef Py_ssize_t* toff = <Py_ssize_t*>malloc(R * sizeof(Py_ssize_t))
+    cdef const floating* xr
+    cdef floating* bo
+    for ci in range(Cig):
+        for p in range(s):
+            bo = buf + (ci * s + p) * vrow
+            for i in range(ns):
+                xr = xp + ((n0 + i) * Cin + g * Cig + ci) * L
+                for q in range(lseg):
+                    idx = q * s + p - pl
+                    bo[i * lseg + q] = xr[idx] if 0 <= idx < L else 0
+            for q in range(ns * lseg, vrow):
+                bo[q] = 0
+        for k in range(K):
+            toff[ci * K + k] = (ci * s + (k * d) % s) * vrow + (k * d) // s
+    for cb in range(cb0, cb1):
+        mvalid = min(NNL_MR, Cog - cb * NNL_MR)
+        _cols(tmp, vc, mvalid, buf, toff, NULL, 0, wpack + cb * R * NNL_MR, R,
+              init + cb * NNL_MR, 0, vc, 0, vc, False)
+        for m in range(mvalid):
+            for i in range(ns):
+                memcpy(op + ((n0 + i) * Cout + g * Cog + cb * NNL_MR + m) * Lout,
+                       tmp + m * vc + i * lseg, Lout * sizeof(floating))
+    free(buf)
+    free(toff)
+
+
 # ---------------------------------------------------------------- forward
 
 cdef int _forward(const floating* xp, const floating* wp, const floating* bp, floating* op,
@@ -417,7 +561,7 @@ cdef int _forward(const floating* xp, const floating* wp, const floating* bp, fl
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef bint has_bias = bp != NULL
     cdef Py_ssize_t ncb, tasks, t, n, g, cb, gb, co, ci, k, r, m, mvalid, lb, nsb, sb, c0, c1
-    cdef Py_ssize_t cbt, ncg
+    cdef Py_ssize_t cbt, ncg, lseg, ns, nng
     cdef bint valid, local
     cdef Py_ssize_t* off = NULL
     cdef floating* xs = NULL
@@ -479,6 +623,33 @@ cdef int _forward(const floating* xp, const floating* wp, const floating* bp, fl
                     init[gb * NNL_MR + m] = bp[co] if (valid and has_bias) else 0
                     for r in range(R):
                         wpack[(gb * R + r) * NNL_MR + m] = wp[co * R + r] if valid else 0
+            lseg = _batch_cols(Lout, (K - 1) * d // s, nr)
+            if lseg:
+                ns = _batch_samples(N, Cig * s, lseg, nr + (K - 1) * d // s, sizeof(floating))
+                nng = (N + ns - 1) // ns
+                cbt = _blocks_per_task(ncb, nng * G, num_threads)
+                ncg = (ncb + cbt - 1) // cbt
+                tasks = nng * G * ncg
+                nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
+                if nt == 1:
+                    with nogil:
+                        for t in range(tasks):
+                            n = (t // (G * ncg)) * ns
+                            g = (t // ncg) % G
+                            cb = (t % ncg) * cbt
+                            _fwd_batch(xp, n, min(N, n + ns), g, Cin, L, pl, op, Cout, Lout, Cig,
+                                       Cog, K, s, d, wpack + g * ncb * R * NNL_MR,
+                                       init + g * ncb * NNL_MR, cb, min(ncb, cb + cbt))
+                else:
+                    with nogil, parallel(num_threads=nt):
+                        for t in prange(tasks, schedule="static"):
+                            n = (t // (G * ncg)) * ns
+                            g = (t // ncg) % G
+                            cb = (t % ncg) * cbt
+                            _fwd_batch(xp, n, min(N, n + ns), g, Cin, L, pl, op, Cout, Lout, Cig,
+                                       Cog, K, s, d, wpack + g * ncb * R * NNL_MR,
+                                       init + g * ncb * NNL_MR, cb, min(ncb, cb + cbt))
+                return 0
             lb = _superblock(Cig, (K - 1) * d, s, Lout, sizeof(floating), nr)
             nsb = max(1, Lout // lb)
             cbt = _blocks_per_task(ncb, N * G * nsb, num_threads)
@@ -695,6 +866,58 @@ cdef void _gi_task(Py_ssize_t n, Py_ssize_t g, Py_ssize_t sb, Py_ssize_t lb, Py_
     free(gpad)
 
 
+cdef void _gi_batch(Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t g, const floating* gy,
+                    floating* gxp, const Py_ssize_t* off, const Py_ssize_t* sh,
+                    const Py_ssize_t* nk, const Py_ssize_t* kstart, const Py_ssize_t* lqp,
+                    const floating* wpack, const floating* zeros, Py_ssize_t Cin,
+                    Py_ssize_t Cout, Py_ssize_t Cig, Py_ssize_t Cog, Py_ssize_t Lout,
+                    Py_ssize_t Lq, Py_ssize_t s, Py_ssize_t G, Py_ssize_t ncb, Py_ssize_t K,
+                    Py_ssize_t emax, Py_ssize_t L, Py_ssize_t pl, Py_ssize_t cb0,
+                    Py_ssize_t cb1) noexcept nogil:
+    """Grad input for short rows, the counterpart of _fwd_batch: the gy rows of samples
+    [n0, n1) of group g, each with emax zeros in front and zeros up to Lq + emax
+    columns, side by side in a task-local buffer; each stride phase runs the register
+    tiles over the whole row into a small buffer, whose columns are then scattered into
+    the gx rows of their samples."""
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
+    cdef Py_ssize_t lseg = emax + Lq, ns = n1 - n0
+    cdef Py_ssize_t vc = max(nr, (ns - 1) * lseg + Lq), vrow = max(ns * lseg, emax + vc)
+    cdef Py_ssize_t co, i, u, r, cb, gb, p, Rp, m, mvalid, q, ip
+    cdef floating* buf = <floating*>malloc((Cog * vrow + NNL_MR * vc) * sizeof(floating))
+    cdef floating* tmp = buf + Cog * vrow
+    cdef Py_ssize_t* toff = <Py_ssize_t*>malloc(Cog * K * sizeof(Py_ssize_t))
+    cdef const floating* gr
+    cdef const floating* t
+    cdef floating* row
+    for co in range(Cog):
+        for i in range(ns):
+            gr = gy + ((n0 + i) * Cout + g * Cog + co) * Lout
+            for u in range(lseg):
+                buf[co * vrow + i * lseg + u] = gr[u - emax] if emax <= u < emax + Lout else 0
+        for u in range(ns * lseg, vrow):
+            buf[co * vrow + u] = 0
+    for r in range(Cog * K):
+        toff[r] = ((off[r] + sh[r]) // Lout) * vrow - sh[r]
+    for cb in range(cb0, cb1):
+        gb = g * ncb + cb
+        mvalid = min(NNL_MR, Cig - cb * NNL_MR)
+        for p in range(s):
+            Rp = Cog * nk[p]
+            _cols(tmp - emax, vc, mvalid, buf, toff + Cog * kstart[p], NULL, 0,
+                  wpack + (G * ncb * Cog * kstart[p] + gb * Rp) * NNL_MR, Rp, zeros,
+                  emax, emax + vc, emax, emax + vc, False)
+            for m in range(mvalid):
+                for i in range(ns):
+                    row = gxp + ((n0 + i) * Cin + g * Cig + cb * NNL_MR + m) * L - pl
+                    t = tmp + m * vc + i * lseg
+                    for q in range(lqp[p]):
+                        ip = q * s + p
+                        if pl <= ip < pl + L:
+                            row[ip] = t[q]
+    free(buf)
+    free(toff)
+
+
 # ---------------------------------------------------------------- grad input
 
 @cython.boundscheck(False)
@@ -719,7 +942,7 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
     cdef Py_ssize_t Lq = (Lp + s - 1) // s
     cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating)
     cdef Py_ssize_t p, k, co, ci, g, cb, gb, m, r, t, n, q, i, ncb, tasks, idx, row
-    cdef Py_ssize_t mvalid, Rp, po, lb, nsb, sb, c0, c1, e, cbt, ncg
+    cdef Py_ssize_t mvalid, Rp, po, lb, nsb, sb, c0, c1, e, cbt, ncg, lseg, ns, nng
     cdef Py_ssize_t* off = NULL       # per phase, (c_out, tap) order
     cdef Py_ssize_t* sh = NULL        # tap shift e_k = k*d // s, same order
     cdef Py_ssize_t* taps = NULL      # taps ordered by phase
@@ -845,6 +1068,33 @@ def grad_input(const floating[:, :, ::1] gy,    # IN  (N, C_out, L_out)
                                 ci = cb * NNL_MR + m
                                 wpack[(G * ncb * Cog * kstart[p] + gb * Rp + co * nk[p] + i) * NNL_MR + m] = \
                                     w[g * Cog + co, ci, taps[kstart[p] + i]] if ci < Cig else 0
+            lseg = _batch_cols(Lq, (K - 1) * d // s, nr)
+            if lseg:
+                ns = _batch_samples(N, Cog, lseg, nr, sizeof(floating))
+                nng = (N + ns - 1) // ns
+                cbt = _blocks_per_task(ncb, nng * G, num_threads)
+                ncg = (ncb + cbt - 1) // cbt
+                tasks = nng * G * ncg
+                nt = _nt(num_threads, tasks, N * Cout * Lout * Cig * K)
+                if nt == 1:
+                    with nogil:
+                        for t in range(tasks):
+                            n = (t // (G * ncg)) * ns
+                            cb = (t % ncg) * cbt
+                            _gi_batch(n, min(N, n + ns), (t // ncg) % G, gsrc, &gx[0, 0, 0],
+                                      off, sh, nk, kstart, lqp, wpack, zeros, Cin, Cout, Cig,
+                                      Cog, Lout, Lq, s, G, ncb, K, (K - 1) * d // s, L, pl, cb,
+                                      min(ncb, cb + cbt))
+                else:
+                    with nogil, parallel(num_threads=nt):
+                        for t in prange(tasks, schedule="static"):
+                            n = (t // (G * ncg)) * ns
+                            cb = (t % ncg) * cbt
+                            _gi_batch(n, min(N, n + ns), (t // ncg) % G, gsrc, &gx[0, 0, 0],
+                                      off, sh, nk, kstart, lqp, wpack, zeros, Cin, Cout, Cig,
+                                      Cog, Lout, Lq, s, G, ncb, K, (K - 1) * d // s, L, pl, cb,
+                                      min(ncb, cb + cbt))
+                return
             lb = _superblock(Cog, (K - 1) * d // s, 1, Lq, sizeof(floating), nr)
             nsb = max(1, Lq // lb)
             cbt = _blocks_per_task(ncb, N * G * nsb, num_threads)
