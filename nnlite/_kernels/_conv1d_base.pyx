@@ -1,3 +1,4 @@
 # cython: language_level=3
-"""Conv1d kernels built for the base instruction set (see conv1d.pxi)."""
+"""Conv1d kernels (see conv1d.pxi).  setup.py runs Cython on this file once and compiles the C
+once per instruction-set variant, as _conv1d_base, _conv1d_avx2 and _conv1d_avx512."""
 include "conv1d.pxi"

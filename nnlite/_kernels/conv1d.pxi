@@ -1,7 +1,7 @@
 # Conv1d CPU kernels: forward, grad input, grad weight (array level, no autograd).
 #
-# Included by _conv1d_base.pyx, _conv1d_avx2.pyx and _conv1d_avx512.pyx, which are
-# compiled with different -march flags; the register-tile sizes below follow the
+# Included by _conv1d_base.pyx, whose generated C is compiled as _conv1d_base, _conv1d_avx2 and
+# _conv1d_avx512 with different -march flags; the register-tile sizes below follow the
 # instruction set the compiler targets (__AVX512F__ / __AVX2__ / baseline SSE2).
 #
 # All three ops are one pattern, a correlation over a table of row offsets:
