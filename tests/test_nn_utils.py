@@ -147,7 +147,7 @@ def test_weight_norm_gradcheck_and_removal():
         with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks on the same parameter weight"):
             weight_norm(m)
     remove_weight_norm(m)
-    assert list(m.state_dict()) == ["weight", "bias"] and isinstance(m.weight, nnlite.nn.Parameter)
+    assert list(m.state_dict()) == ["bias", "weight"] and isinstance(m.weight, nnlite.nn.Parameter)
     with pytest.raises(ValueError, match="weight_norm of 'weight' not found in"):
         remove_weight_norm(m)
     with pytest.raises(ValueError, match="does not have a parameter, a buffer, or a parametrized element with name"):
