@@ -581,6 +581,8 @@ class Index(_Op):
         basic = _is_basic(key)
         ctx.shape, ctx.key, ctx.basic, ctx.dtype = x.shape, key, basic, x.dtype
         if basic:
+            if isinstance(out, numpy.generic):  # x[i] of a 1-D array: a 0-d view, as PyTorch's
+                out = x[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)]
             return Tensor._wrap(out, a._vc)
         return out
 
