@@ -43,3 +43,12 @@ for _name in ("abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clamp", "
     globals()[_name] = _unary(_name)
 del _name
 from nnlite.serialization import save, load  # noqa: F401
+from nnlite._tensor import add, sub, mul, div, randn_like, rand_like, linspace  # noqa: F401,E402
+from nnlite.autograd.grad_mode import inference_mode, is_inference_mode_enabled  # noqa: F401,E402
+from nnlite._deterministic import (use_deterministic_algorithms, are_deterministic_algorithms_enabled,  # noqa: F401,E402
+                                   is_deterministic_algorithms_warn_only_enabled)
+from nnlite import backends, xpu  # noqa: F401,E402
+for _name in ("chunk", "split", "flip", "roll", "repeat", "topk", "sort", "argsort", "gather", "masked_fill",
+              "unbind"):
+    globals()[_name] = _unary(_name)
+del _name
