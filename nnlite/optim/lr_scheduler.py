@@ -568,8 +568,8 @@ class OneCycleLR(LRScheduler):
     >>> import nnlite, nnlite.optim
     >>> opt = nnlite.optim.SGD([nnlite.nn.Parameter(nnlite.zeros(1))], lr=0.1, momentum=0.9)
     >>> sched = nnlite.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    >>> sched.get_last_lr(), opt.param_groups[0]['momentum']
-    ([0.04], 0.95)
+    >>> round(sched.get_last_lr()[0], 6), opt.param_groups[0]['momentum']
+    (0.04, 0.95)
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
