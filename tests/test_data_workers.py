@@ -213,3 +213,26 @@ def test_subset_and_random_split_match_torch_lengths():
     s = Subset(TensorDataset(numpy.arange(5)), [4, 2])
     assert len(s) == 2 and s[0][0].item() == 4 and [b[0].tolist() for b in DataLoader(s, batch_size=2)] == [[4, 2]]
     assert len(s + s) == 4
+
+
+def test_generator_drives_shuffle_split_and_worker_seeds():
+    torch = pytest.importorskip("torch")
+    assert isinstance(torch.Generator().manual_seed(1), torch.Generator)  # the PyTorch idiom being mirrored
+    g = nnlite.Generator().manual_seed(7)
+    assert g.initial_seed() == 7
+    order = [b.tolist() for b in DataLoader(list(range(6)), batch_size=3, shuffle=True, generator=g)]
+    again = [b.tolist() for b in DataLoader(list(range(6)), batch_size=3, shuffle=True,
+                                            generator=nnlite.Generator().manual_seed(7))]
+    assert order == again and sorted(sum(order, [])) == list(range(6))
+    s1 = random_split(range(8), [0.5, 0.5], generator=nnlite.Generator().manual_seed(3))
+    s2 = random_split(range(8), [0.5, 0.5], generator=nnlite.Generator().manual_seed(3))
+    assert s1[0].indices == s2[0].indices
+    state = g.get_state()
+    a = g.random()
+    g.set_state(state)
+    assert g.random() == a
+    loader = DataLoader(Probe(2), num_workers=1, generator=nnlite.Generator().manual_seed(5))
+    seeds = [int(b["seed"][0]) for b in loader]
+    assert seeds[0] == seeds[1]
+    with pytest.raises(RuntimeError, match="nnlite.Generator is a CPU generator"):
+        nnlite.Generator("cuda")
