@@ -10,6 +10,7 @@ from nnlite._dtype import (float16, float32, float64, int8, int16, int32, int64,
                            get_default_dtype, set_default_dtype)
 from nnlite._backend import device  # noqa: F401
 from nnlite._random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
+from nnlite._random import Generator  # noqa: F401,E402
 from nnlite._threads import get_num_threads, set_num_threads  # noqa: F401
 from nnlite._tensor import (Tensor, Size, tensor, from_numpy, as_tensor, zeros, ones, empty, full,  # noqa: F401
                             zeros_like, ones_like, empty_like, full_like, randn, rand, arange, cat, stack,
@@ -43,3 +44,12 @@ for _name in ("abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clamp", "
     globals()[_name] = _unary(_name)
 del _name
 from nnlite.serialization import save, load  # noqa: F401
+from nnlite._tensor import add, sub, mul, div, randn_like, rand_like, linspace  # noqa: F401,E402
+from nnlite.autograd.grad_mode import inference_mode, is_inference_mode_enabled  # noqa: F401,E402
+from nnlite._deterministic import (use_deterministic_algorithms, are_deterministic_algorithms_enabled,  # noqa: F401,E402
+                                   is_deterministic_algorithms_warn_only_enabled)
+from nnlite import backends, xpu  # noqa: F401,E402
+for _name in ("chunk", "split", "flip", "roll", "repeat", "topk", "sort", "argsort", "gather", "masked_fill",
+              "unbind"):
+    globals()[_name] = _unary(_name)
+del _name

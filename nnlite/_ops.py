@@ -581,6 +581,8 @@ class Index(_Op):
         basic = _is_basic(key)
         ctx.shape, ctx.key, ctx.basic, ctx.dtype = x.shape, key, basic, x.dtype
         if basic:
+            if isinstance(out, numpy.generic):  # x[i] of a 1-D array: a 0-d view, as PyTorch's
+                out = x[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)]
             return Tensor._wrap(out, a._vc)
         return out
 
@@ -762,4 +764,95 @@ class Pad(_Op):
                 out[..., L - lo:] += left
             if hi:
                 out[..., :hi] += right
+        return out, None, None, None
+
+
+# -- reorderings and gathers (flip, roll, repeat, gather, interpolation) ----------------------------------
+class Flip(_Op):
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return _xp(a._data).flip(a._data, axis=dims).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return _xp(g).flip(g, axis=ctx.dims), None
+
+
+class Roll(_Op):
+    @staticmethod
+    def forward(ctx, a, shifts, dims):
+        ctx.shifts, ctx.dims = shifts, dims
+        return _xp(a._data).roll(a._data, shifts, axis=dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        back = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
+        return _xp(g).roll(g, back, axis=ctx.dims), None, None
+
+
+class Repeat(_Op):
+    @staticmethod
+    def forward(ctx, a, reps):
+        x = a._data
+        x = x.reshape((1,) * (len(reps) - x.ndim) + x.shape)
+        ctx.shape, ctx.reps, ctx.lead = a._data.shape, reps, x.shape
+        return _xp(x).tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, g):
+        # g's dimension i is reps[i] copies of lead[i]: sum the copies
+        split = []
+        for r, s in zip(ctx.reps, ctx.lead):
+            split += [r, s]
+        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return g.reshape(ctx.shape), None
+
+
+def _along(xp, index, dim):
+    """An advanced-index tuple that addresses ``index`` along ``dim`` and every position elsewhere."""
+    key = []
+    for d, n in enumerate(index.shape):
+        if d == dim:
+            key.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[d] = n
+            key.append(xp.arange(n).reshape(shape))
+    return tuple(key)
+
+
+class Gather(_Op):
+    @staticmethod
+    def forward(ctx, a, dim, index):
+        x = a._data
+        xp = _xp(x, index)
+        ctx.shape, ctx.key = x.shape, _along(xp, index, dim)
+        return x[ctx.key]
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = _xp(g)
+        out = xp.zeros(ctx.shape, g.dtype)
+        scatter_add(xp, out, ctx.key, g)
+        return out, None, None
+
+
+class Interp1d(_Op):
+    """``x[..., i0] * (1 - w) + x[..., i1] * w`` along the last dimension (linear resampling)."""
+
+    @staticmethod
+    def forward(ctx, a, i0, i1, w):
+        x = a._data
+        w = w.astype(x.dtype, copy=False)
+        ctx.shape, ctx.i0, ctx.i1, ctx.w = x.shape, i0, i1, w
+        return x[..., i0] * (1 - w) + x[..., i1] * w
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = _xp(g)
+        out = xp.zeros(ctx.shape, g.dtype)
+        lead = (slice(None),) * (len(ctx.shape) - 1)
+        scatter_add(xp, out, lead + (ctx.i0,), g * (1 - ctx.w))
+        scatter_add(xp, out, lead + (ctx.i1,), g * ctx.w)
         return out, None, None, None

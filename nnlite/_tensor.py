@@ -22,7 +22,7 @@ from nnlite.autograd import engine, function, grad_mode
 
 __all__ = ["Tensor", "Size", "tensor", "from_numpy", "as_tensor", "zeros", "ones", "empty", "full",
            "zeros_like", "ones_like", "empty_like", "full_like", "randn", "rand", "arange", "cat", "stack",
-           "where", "is_tensor"]
+           "where", "is_tensor", "add", "sub", "mul", "div", "randn_like", "rand_like", "linspace"]
 
 _np_ndarray = numpy.ndarray
 
@@ -575,10 +575,7 @@ class Tensor:
     def __abs__(self):
         return _ops.Abs.apply(self)
 
-    add = __add__
-    sub = __sub__
     mul = __mul__
-    div = __truediv__
     pow = __pow__
     matmul = __matmul__
     neg = __neg__
@@ -961,6 +958,165 @@ class Tensor:
         rng = generator or _random.generator_for(_backend.get_array_module(self._data))
         return self._fill_from(_sample(rng, "uniform", self._data.shape, self._data.dtype, a, b))
 
+    # -- PyTorch's other tensor methods that 1D-conv code uses ----------------------------------------
+    def add(self, other, *, alpha=1):
+        """``self + alpha * other`` (see ``torch.add``)."""
+        return add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        """``self - alpha * other`` (see ``torch.sub``)."""
+        return sub(self, other, alpha=alpha)
+
+    def div(self, other, *, rounding_mode=None):
+        """``self / other``, optionally rounded (``'trunc'`` or ``'floor'``; see ``torch.div``)."""
+        return div(self, other, rounding_mode=rounding_mode)
+
+    def _reshape_(self, shape):
+        if self._inplace_needs_graph():
+            new = _ops.Reshape.apply(self, shape, True)
+            self._data, self._grad_fn, self._out_index = new._data, new._grad_fn, new._out_index
+            return self
+        self._data = self._data.reshape(shape)
+        return self
+
+    def unsqueeze_(self, dim):
+        """In place: insert a dimension of size 1 at ``dim`` (see ``torch.Tensor.unsqueeze_``)."""
+        shp = self._data.shape
+        d = _norm_dim(dim, len(shp) + 1)
+        return self._reshape_(shp[:d] + (1,) + shp[d:])
+
+    def squeeze_(self, dim=None):
+        """In place: drop dimensions of size 1 (all, or those in ``dim``; see ``torch.Tensor.squeeze_``)."""
+        return self._reshape_(tuple(self.squeeze(dim)._data.shape))
+
+    def split(self, split_size_or_sections, dim=0):
+        """Views of consecutive pieces along ``dim``: of ``split_size`` each (the last may be smaller),
+        or of the listed sizes, which must add up to the dimension (see ``torch.split``)."""
+        d = _norm_dim(dim, self._data.ndim)
+        n = self._data.shape[d]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n or any(s < 0 for s in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                                   f"at dimension {d}), but got split_sizes={sizes}")
+        else:
+            step = int(split_size_or_sections)
+            if step < 0 or (step == 0 and n):
+                raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+            sizes = [min(step, n - lo) for lo in range(0, n, step)] if n else [0]
+        out, lo = [], 0
+        for size in sizes:
+            key = (slice(None),) * d + (slice(lo, lo + size),)
+            out.append(self[key])
+            lo += size
+        return tuple(out)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` views of equal size along ``dim`` (the last may be smaller; see ``torch.chunk``)."""
+        if chunks <= 0:
+            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+        n = self._data.shape[_norm_dim(dim, self._data.ndim)]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, that dimension removed (see ``torch.unbind``)."""
+        d = _norm_dim(dim, self._data.ndim)
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
+
+    def flip(self, *dims):
+        """A copy with the order of the elements along ``dims`` reversed (see ``torch.flip``)."""
+        dims = tuple(_norm_dim(d, self._data.ndim) for d in _shape_args(dims))
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dims has duplicates, original flip dims size={len(dims)}, but unique flip dims "
+                               f"size={len(set(dims))}")
+        return _ops.Flip.apply(self, dims)
+
+    def roll(self, shifts, dims=None):
+        """Shift the elements circularly along ``dims`` (over the flattened tensor when None; see ``torch.roll``)."""
+        if dims is None:
+            if isinstance(shifts, (tuple, list)) and len(shifts) != 1:
+                raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+            s = shifts[0] if isinstance(shifts, (tuple, list)) else shifts
+            return _ops.Roll.apply(self.reshape(-1), int(s), 0).reshape(self.shape)
+        sh = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+        ds = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if len(sh) != len(ds):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:{len(ds)}")
+        return _ops.Roll.apply(self, tuple(int(v) for v in sh), tuple(_norm_dim(d, self._data.ndim) for d in ds))
+
+    def repeat(self, *sizes):
+        """The tensor tiled ``sizes[i]`` times along each dimension (new leading ones too; see ``torch.repeat``)."""
+        reps = _shape_args(sizes)
+        if len(reps) < self._data.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                               "tensor")
+        return _ops.Repeat.apply(self, reps)
+
+    def gather(self, dim, index):
+        """``out[i][j][k] = self[index[i][j][k]][j][k]`` along ``dim`` (see ``torch.gather``)."""
+        d = _norm_dim(dim, self._data.ndim)
+        idx = index._data if isinstance(index, Tensor) else numpy.asarray(index)
+        if idx.dtype != numpy.int64:
+            raise RuntimeError("gather(): Expected dtype int64 for index")
+        if idx.ndim != self._data.ndim and not (idx.ndim <= 1 and self._data.ndim <= 1):
+            raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        for i, (a, b) in enumerate(zip(idx.shape, self._data.shape)):
+            if i != d and a > b:
+                raise RuntimeError(f"Size does not match at dimension {i} expected index {list(idx.shape)} to be no "
+                                   f"larger than self {list(self._data.shape)} apart from dimension {d}")
+        return _ops.Gather.apply(self, d, idx)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """``(values, indices)`` sorted along ``dim`` (a stable sort; see ``torch.sort``)."""
+        d = _norm_dim(dim, self._data.ndim)
+        x = self._data
+        xp = _backend.get_array_module(x)
+        if x.ndim == 0:
+            return return_types_sort(self.clone(), Tensor._wrap(xp.zeros((), numpy.int64)))
+        idx = xp.argsort(-x if descending and x.dtype.kind != "b" else x, axis=d, kind="stable")
+        if descending and x.dtype.kind == "b":
+            idx = xp.flip(xp.argsort(x, axis=d, kind="stable"), axis=d)
+        idx = idx.astype(numpy.int64)
+        return return_types_sort(_ops.Gather.apply(self, d, idx), Tensor._wrap(idx))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort the tensor along ``dim`` (see ``torch.argsort``)."""
+        return self.sort(dim, descending, stable)[1]
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim`` (see ``torch.topk``)."""
+        d = _norm_dim(dim, self._data.ndim)
+        n = self._data.shape[d] if self._data.ndim else 1
+        if not 0 <= k <= n:
+            raise RuntimeError("selected index k out of range")
+        values, idx = self.sort(d, descending=largest)
+        key = (slice(None),) * d + (slice(0, k),)
+        idx = idx[key]
+        return return_types_topk(_ops.Gather.apply(self, d, idx._data), idx)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is True, else this tensor's values (see ``torch.Tensor.masked_fill``)."""
+        m = mask._data if isinstance(mask, Tensor) else numpy.asarray(mask)
+        if m.dtype != numpy.bool_:
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        if not isinstance(value, Tensor):
+            value = Tensor._wrap(_backend.get_array_module(self._data).asarray(value, dtype=self._data.dtype))
+        out = _ops.Where.apply(m, value.to(self.dtype), self)
+        if out.shape != self.shape:
+            raise RuntimeError(f"The size of the mask ({list(m.shape)}) must broadcast to the tensor's size "
+                               f"({list(self.shape)})")
+        return out
+
+    def masked_fill_(self, mask, value):
+        """In place: :meth:`masked_fill` (see ``torch.Tensor.masked_fill_``)."""
+        new = self.masked_fill(mask, value)
+        if self._inplace_needs_graph(value):
+            return self._rebase(new)
+        return self._fill_from(new._data)
+
 
 def _rebuild(cls):
     t = object.__new__(cls)
@@ -1122,6 +1278,16 @@ class return_types_max(_ReturnType):
 class return_types_min(_ReturnType):
     """``(values, indices)`` returned by ``Tensor.min(dim)``."""
     _name = "min"
+
+
+class return_types_sort(_ReturnType):
+    """``(values, indices)`` returned by ``Tensor.sort``."""
+    _name = "sort"
+
+
+class return_types_topk(_ReturnType):
+    """``(values, indices)`` returned by ``Tensor.topk``."""
+    _name = "topk"
 
 
 def _parse_to(args, kwargs):
@@ -1471,6 +1637,140 @@ def where(condition, input, other):
     cond = condition._data if isinstance(condition, Tensor) else condition
     like = input if isinstance(input, Tensor) else other
     return _ops.Where.apply(cond, _operand(input, like), _operand(other, like))
+
+
+def _check_alpha(x, alpha, name):
+    if isinstance(alpha, float) and x.dtype.kind in "iub":
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+
+
+def _into(result, out, name):
+    """Write ``result`` into the ``out=`` tensor (resized as PyTorch does) and return it; None: ``result``."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if grad_mode._state.enabled and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    if not numpy.can_cast(result.dtype, out.dtype, "same_kind"):
+        raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {out.dtype}")
+    if out.shape != result.shape:
+        if out.numel():
+            import warnings
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                          f"which does not match the required output shape {list(result.shape)}. This behavior "
+                          "is deprecated, and in a future PyTorch release outputs will not be resized unless they "
+                          "have zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, "
+                          "to zero elements with t.resize_(0).", UserWarning, stacklevel=3)
+        out._data = _backend.get_array_module(out._data).empty(result.shape, out.dtype)
+    out._data[...] = result._data
+    out._vc[0] += 1
+    return out
+
+
+def _as_operand(input):
+    return input if isinstance(input, Tensor) else as_tensor(input)
+
+
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` with broadcasting, optionally into ``out`` (see ``torch.add``).
+
+    >>> import nnlite
+    >>> nnlite.add(nnlite.tensor([1.0, 2.0]), 10, alpha=2).tolist()
+    [21.0, 22.0]
+    """
+    x = _as_operand(input)
+    _check_alpha(x, alpha, "add")
+    return _into(x + (other * alpha if alpha != 1 else other), out, "add")
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other`` with broadcasting, optionally into ``out`` (see ``torch.sub``)."""
+    x = _as_operand(input)
+    _check_alpha(x, alpha, "sub")
+    return _into(x - (other * alpha if alpha != 1 else other), out, "sub")
+
+
+def mul(input, other, *, out=None):
+    """``input * other`` with broadcasting, optionally into ``out`` (see ``torch.mul``)."""
+    return _into(_as_operand(input) * other, out, "mul")
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """``input / other``; ``rounding_mode='trunc'`` or ``'floor'`` rounds the quotient (and keeps integer
+    dtypes, as PyTorch does; the rounded forms carry no gradient).  See ``torch.div``.
+
+    >>> import nnlite
+    >>> nnlite.div(nnlite.tensor([7, -7]), 2, rounding_mode='floor').tolist()
+    [3, -4]
+    """
+    x = _as_operand(input)
+    if rounding_mode is None:
+        return _into(x / other, out, "div")
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    o = other._data if isinstance(other, Tensor) else other
+    a = x._data
+    xp = _backend.get_array_module(a, *([o] if not isinstance(o, numbers.Number) else []))
+    q = xp.floor_divide(a, o) if rounding_mode == "floor" else xp.trunc(xp.true_divide(a, o))
+    if a.dtype.kind in "iu" and (not isinstance(o, float)) and getattr(o, "dtype", a.dtype).kind in "iu":
+        q = xp.trunc(xp.true_divide(a, o)).astype(numpy.result_type(a, o)) if rounding_mode == "trunc" else q
+    return _into(Tensor._wrap(xp.asarray(q)), out, "div")
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    """N(0, 1) samples with ``input``'s shape, dtype and device (see ``torch.randn_like``)."""
+    return randn(input.shape, dtype=input.dtype if dtype is None else dtype,
+                 device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    """U[0, 1) samples with ``input``'s shape, dtype and device (see ``torch.rand_like``)."""
+    return rand(input.shape, dtype=input.dtype if dtype is None else dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (see ``torch.linspace``).
+
+    >>> import nnlite
+    >>> nnlite.linspace(0, 1, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    dev = _backend.resolve_device(device)
+    xp = _backend.array_module_for(dev)
+    dt = _float_dtype(dtype)
+    return _new(_make(xp, dev, lambda: xp.linspace(start, end, int(steps)).astype(dt)), requires_grad)
+
+
+def _numpy_kwargs(fn, keepdims):
+    """``fn`` that also takes numpy's ``axis=`` (and ``keepdims=``) for ``dim=`` (and ``keepdim=``), as PyTorch does."""
+    aliases = (("axis", "dim"), ("keepdims", "keepdim")) if keepdims else (("axis", "dim"),)
+
+    def method(self, *args, **kwargs):
+        if kwargs:
+            for alias, name in aliases:
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{fn.__name__}() got multiple values for argument '{name}'")
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__, method.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return method
+
+
+for _name in ("sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "all", "any"):
+    setattr(Tensor, _name, _numpy_kwargs(getattr(Tensor, _name), True))
+for _name in ("softmax", "log_softmax", "squeeze", "unsqueeze", "chunk", "split", "sort", "topk", "unbind",
+              "gather", "argsort"):
+    setattr(Tensor, _name, _numpy_kwargs(getattr(Tensor, _name), False))
+cat = _numpy_kwargs(cat, False)
+stack = _numpy_kwargs(stack, False)
+del _name
 
 
 from nnlite import _ops  # noqa: E402  (the ops need Tensor defined first)

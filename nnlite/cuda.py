@@ -6,7 +6,7 @@ True
 """
 from nnlite import _backend
 
-__all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed"]
+__all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed", "manual_seed_all"]
 
 
 def is_available():
@@ -50,3 +50,11 @@ def manual_seed(seed):
     """Seed the GPU generator (and the CPU one: nnlite seeds them together)."""
     from nnlite import _random
     _random.manual_seed(seed)
+
+
+def manual_seed_all(seed):
+    """Seed every GPU's generator (and the CPU one): the same as :func:`manual_seed` in nnlite.
+
+    See PyTorch's ``torch.cuda.manual_seed_all``.
+    """
+    manual_seed(seed)

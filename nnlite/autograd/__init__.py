@@ -22,3 +22,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None):
 
 __all__ = ["Function", "BackwardNode", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "grad", "gradcheck", "GradcheckError", "backward"]
+from nnlite.autograd.variable import Variable  # noqa: F401,E402
+from nnlite.autograd.grad_mode import inference_mode  # noqa: F401,E402
+
+__all__ += ["Variable", "inference_mode"]

@@ -10,6 +10,8 @@ import heapq
 import sys
 import threading
 
+import numpy
+
 from nnlite import _backend
 from nnlite.autograd import function, grad_mode
 
@@ -198,6 +200,10 @@ def _call_backward(node, outs, Tensor):
         res = fn.backward(node, *(None if g is None else Tensor._wrap(g) for g in outs))
     if not isinstance(res, tuple):
         res = (res,)
+    for r in res:
+        if isinstance(r, numpy.generic):  # 0-d numpy arithmetic gives scalars: keep gradients arrays
+            res = tuple(numpy.asarray(x) if isinstance(x, numpy.generic) else x for x in res)
+            break
     n_in = len(node._edges)
     if len(res) != n_in:
         if len(res) > n_in and all(r is None for r in res[n_in:]):

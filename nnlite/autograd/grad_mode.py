@@ -7,7 +7,8 @@ import functools
 import inspect
 import threading
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled"]
 
 
 class _State(threading.local):
@@ -135,3 +136,57 @@ class set_grad_enabled(_GradMode):
 class _Restoring(_GradMode):
     def __init__(self, mode):
         self._mode = mode
+
+
+class inference_mode(_GradMode):
+    """``inference_mode()`` (or ``inference_mode(True)``): no gradients are recorded, as in ``no_grad``;
+    ``inference_mode(False)`` changes nothing.  A context manager and a decorator.
+
+    nnlite has no separate inference tensors: inside the block it behaves as
+    :class:`no_grad`.
+
+    >>> import nnlite
+    >>> with nnlite.inference_mode():
+    ...     nnlite.is_grad_enabled(), nnlite.is_inference_mode_enabled()
+    (False, True)
+
+    See PyTorch's ``torch.inference_mode``.
+    """
+
+    def __init__(self, mode=True):
+        if not isinstance(mode, bool):
+            raise TypeError(f"inference_mode expects a bool, but got {type(mode).__name__}")
+        self.mode = mode
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):  # bare ``@inference_mode``: decorate at once
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __enter__(self):
+        self._prev = _state.enabled
+        self._prev_inf = _state_inference.enabled
+        if self.mode:
+            _state.enabled = False
+            _state_inference.enabled = True
+
+    def __exit__(self, *exc):
+        _state.enabled = self._prev
+        _state_inference.enabled = self._prev_inf
+        return False
+
+    def clone(self):
+        """A fresh context manager with the same mode (used by the decorator on each call)."""
+        return inference_mode(self.mode)
+
+
+class _InferenceState(threading.local):
+    enabled = False
+
+
+_state_inference = _InferenceState()
+
+
+def is_inference_mode_enabled():
+    """True inside an ``inference_mode()`` block (see ``torch.is_inference_mode_enabled``)."""
+    return _state_inference.enabled

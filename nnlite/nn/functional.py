@@ -201,22 +201,23 @@ class _Dropout(_Function):
     _array_backward = True
 
     @staticmethod
-    def forward(ctx, x, p):
+    def forward(ctx, x, p, mask_shape=None):
         a = x._data
         xp = _be.get_array_module(a)
+        shape = a.shape if mask_shape is None else mask_shape  # dropout1d: one draw per channel
         if p == 1:
-            mask = xp.zeros(a.shape, a.dtype)
+            mask = xp.zeros(shape, a.dtype)
         else:
             rng = _rnd.generator_for(xp)
             udt = _numpy.float64 if a.dtype == _numpy.float64 else _numpy.float32
             draw = rng.random if isinstance(rng, _numpy.random.Generator) else rng.random_sample
-            mask = (draw(a.shape, dtype=udt) >= p).astype(a.dtype) * a.dtype.type(1 / (1 - p))
+            mask = (draw(shape, dtype=udt) >= p).astype(a.dtype) * a.dtype.type(1 / (1 - p))
         ctx.mask = mask
         return a * mask
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.mask, None
+        return g * ctx.mask, None, None
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -284,3 +285,9 @@ from nnlite.nn._loss_functional import (mse_loss, l1_loss, smooth_l1_loss, huber
 
 __all__ += ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
             "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+
+from nnlite.nn._more_functional import (prelu, silu, mish, hardswish, softplus, hardtanh, relu6,  # noqa: E402
+                                        dropout1d, instance_norm, max_unpool1d, interpolate, one_hot)
+
+__all__ += ["prelu", "silu", "mish", "hardswish", "softplus", "hardtanh", "relu6", "dropout1d", "instance_norm",
+            "max_unpool1d", "interpolate", "one_hot"]

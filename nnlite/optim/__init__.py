@@ -12,5 +12,7 @@ from nnlite.optim.sgd import SGD  # noqa: F401
 from nnlite.optim.adam import Adam  # noqa: F401
 from nnlite.optim.adamw import AdamW  # noqa: F401
 from nnlite.optim import lr_scheduler  # noqa: F401
+from nnlite.optim.rmsprop import RMSprop  # noqa: F401
+from nnlite.optim.adagrad import Adagrad  # noqa: F401
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler", "RMSprop", "Adagrad"]

@@ -20,3 +20,13 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", 
            "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MSELoss", "L1Loss", "SmoothL1Loss",
            "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"]
 __all__ += ["SyncBatchNorm"]
+from nnlite.nn.modules.activation import PReLU, SiLU, Mish, Hardswish, Softplus, Hardtanh, ReLU6  # noqa: E402
+from nnlite.nn.modules.dropout import Dropout1d  # noqa: E402
+from nnlite.nn.modules.instancenorm import InstanceNorm1d  # noqa: E402
+from nnlite.nn.modules.padding import ConstantPad1d, ZeroPad1d, ReflectionPad1d, ReplicationPad1d, CircularPad1d  # noqa: E402,E501
+from nnlite.nn.modules.pooling import MaxUnpool1d  # noqa: E402
+from nnlite.nn.modules.upsampling import Upsample  # noqa: E402
+
+__all__ += ["PReLU", "SiLU", "Mish", "Hardswish", "Softplus", "Hardtanh", "ReLU6", "Dropout1d", "InstanceNorm1d",
+            "ConstantPad1d", "ZeroPad1d", "ReflectionPad1d", "ReplicationPad1d", "CircularPad1d", "MaxUnpool1d",
+            "Upsample"]

@@ -14,7 +14,8 @@ import warnings
 from nnlite.nn import functional as F
 from nnlite.nn.modules.module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "GELU", "ELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "GELU", "ELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "PReLU", "SiLU", "Mish",
+           "Hardswish", "Softplus", "Hardtanh", "ReLU6"]
 
 
 def _inplace(inplace):
@@ -175,3 +176,128 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+# -- the further activations 1D-conv code uses: PReLU, SiLU, Mish, Hardswish, Softplus, Hardtanh, ReLU6 ----------
+class PReLU(Module):
+    """``x`` for ``x > 0``, else ``a * x`` with a learned ``a`` (one, or one per channel of dimension 1).
+
+    See PyTorch's ``torch.nn.PReLU``.
+
+    >>> from nnlite.nn.modules.activation import PReLU
+    >>> import nnlite
+    >>> m = PReLU(3); m
+    PReLU(num_parameters=3)
+    >>> m(nnlite.full((1, 3, 2), -4.0)).tolist()[0][0]
+    [-1.0, -1.0]
+    """
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        from nnlite._tensor import empty
+        from nnlite.nn.parameter import Parameter
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Fill the weight with ``init``."""
+        from nnlite.nn import init
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class _Simple(Module):
+    """An activation without parameters: ``forward`` is ``_fn(input)``; ``inplace`` shown as PyTorch does."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_Simple):
+    """``x * sigmoid(x)`` (see PyTorch's ``torch.nn.SiLU``)."""
+
+    def forward(self, input):
+        return F.silu(input)
+
+
+class Mish(_Simple):
+    """``x * tanh(softplus(x))`` (see PyTorch's ``torch.nn.Mish``)."""
+
+    def forward(self, input):
+        return F.mish(input)
+
+
+class Hardswish(_Simple):
+    """``x * relu6(x + 3) / 6`` (see PyTorch's ``torch.nn.Hardswish``)."""
+
+    def forward(self, input):
+        return F.hardswish(input)
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (see PyTorch's ``torch.nn.Softplus``).
+
+    >>> from nnlite.nn.modules.activation import Softplus
+    >>> Softplus()
+    Softplus(beta=1.0, threshold=20.0)
+    """
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """``clamp(x, min_val, max_val)`` (see PyTorch's ``torch.nn.Hardtanh``).
+
+    >>> from nnlite.nn.modules.activation import Hardtanh
+    >>> Hardtanh(-2, 2, True)
+    Hardtanh(min_val=-2, max_val=2, inplace=True)
+    """
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError("min_val cannot be greater than max_val")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)`` (see PyTorch's ``torch.nn.ReLU6``).
+
+    >>> from nnlite.nn.modules.activation import ReLU6
+    >>> ReLU6(inplace=True)
+    ReLU6(inplace=True)
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""

@@ -2,7 +2,7 @@
 from nnlite.nn import functional as F
 from nnlite.nn.modules.module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d"]
 
 
 class Dropout(Module):
@@ -35,3 +35,16 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """In training, zero whole channels of (N, C, L) or (C, L) input with probability ``p`` (scaling the
+    rest by ``1 / (1 - p)``); in eval mode, the identity.  See PyTorch's ``torch.nn.Dropout1d``.
+
+    >>> from nnlite.nn.modules.dropout import Dropout1d
+    >>> Dropout1d(0.3)
+    Dropout1d(p=0.3, inplace=False)
+    """
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training, self.inplace)

@@ -15,7 +15,7 @@ AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))
 from nnlite.nn import functional as F
 from nnlite.nn.modules.module import Module
 
-__all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d"]
+__all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MaxUnpool1d"]
 
 
 def _single(x):
@@ -115,3 +115,26 @@ class AdaptiveMaxPool1d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class MaxUnpool1d(Module):
+    """The inverse of :class:`MaxPool1d` with ``return_indices=True``: ``forward(input, indices, output_size=None)``.
+
+    See PyTorch's ``torch.nn.MaxUnpool1d``.
+
+    >>> from nnlite.nn.modules.pooling import MaxUnpool1d
+    >>> MaxUnpool1d(2)
+    MaxUnpool1d(kernel_size=(2,), stride=(2,), padding=(0,))
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

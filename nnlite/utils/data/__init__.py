@@ -9,8 +9,8 @@
 
 Batches of a :class:`TensorDataset` are gathered with one numpy fancy-index
 per field, not a Python loop over samples.  Shuffling draws from nnlite's own
-generator, so ``nnlite.manual_seed(s)`` makes every epoch repeatable.  There
-are no worker processes: batches are made in the calling thread.
+generator, so ``nnlite.manual_seed(s)`` makes every epoch repeatable.  With
+``num_workers > 0`` batches are made in worker processes (``_worker.py``).
 See PyTorch's ``torch.utils.data``.
 """
 import bisect
@@ -23,7 +23,8 @@ from nnlite import _backend, _random
 from nnlite._tensor import Tensor, as_tensor, stack, tensor
 
 __all__ = ["Dataset", "TensorDataset", "ConcatDataset", "Sampler", "SequentialSampler", "RandomSampler",
-           "DataLoader", "default_collate", "default_convert"]
+           "DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo", "Subset",
+           "random_split"]
 
 
 class Dataset:
@@ -203,11 +204,22 @@ class DataLoader:
     """Iterate over a data set in batches of ``batch_size`` samples.
 
     * ``shuffle=True`` uses a :class:`RandomSampler` (new order every epoch);
-      ``sampler`` (any iterable of indices) replaces it and excludes ``shuffle``.
+      ``sampler`` (any iterable of indices) replaces it and excludes ``shuffle``;
+      ``batch_sampler`` (an iterable of lists of indices) replaces both and
+      ``batch_size``/``drop_last``.
     * ``drop_last=True`` drops a last, smaller batch.
     * ``collate_fn`` turns a list of samples into a batch (default:
       :func:`default_collate`); ``batch_size=None`` yields single samples passed
       through :func:`default_convert` (or ``collate_fn``).
+    * ``num_workers > 0`` loads batches in that many worker processes (see
+      :mod:`nnlite.utils.data._worker`): per-worker seeds ``base_seed + id``,
+      :func:`get_worker_info`, ``worker_init_fn(worker_id)``, results in order,
+      a worker's exception re-raised here with its traceback, ``prefetch_factor``
+      batches in flight per worker (default 2), ``timeout`` seconds per batch,
+      ``persistent_workers`` to keep the processes between epochs,
+      ``multiprocessing_context`` ('fork', 'spawn', 'forkserver' or a context).
+    * ``pin_memory`` and ``pin_memory_device`` are accepted and do nothing (CPU arrays
+      are not pinned; GPU batches come from a data set that already holds CuPy arrays).
     * A :class:`TensorDataset` with the default ``collate_fn`` takes a fast
       path: each field is gathered with one fancy-index of the batch indices,
       and the batch is a tuple of Tensors wrapping the gathered arrays.
@@ -218,16 +230,36 @@ class DataLoader:
     >>> len(batches), batches[0]["x"].shape, batches[1]["y"].tolist()
     (2, nnlite.Size([2, 2]), [2, 3])
 
-    See PyTorch's ``torch.utils.data.DataLoader`` (no worker processes or
-    pinned memory here; options after ``shuffle`` are keyword-only).
+    See PyTorch's ``torch.utils.data.DataLoader`` (same arguments in the same order).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, *, sampler=None, drop_last=False, collate_fn=None,
-                 generator=None):
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", in_order=True):
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
                                        or batch_size <= 0):
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
-        if batch_size is None and drop_last:
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             "multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and "
+                                 "drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
@@ -237,34 +269,81 @@ class DataLoader:
         self.batch_size = None if batch_size is None else int(batch_size)
         self.drop_last = bool(drop_last)
         self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.generator = generator
         self.collate_fn = collate_fn
+        self.num_workers = int(num_workers)
+        self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
+        self._iterator = None
 
     def __len__(self):
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        if self.num_workers == 0:
+            fetch = self._fetcher()
+            return (fetch(indices) for indices in self._index_batches())
+        from nnlite.utils.data._worker import MultiProcessingIter
+        if not self.persistent_workers:
+            return MultiProcessingIter(self)
+        if self._iterator is None:
+            self._iterator = MultiProcessingIter(self)
+        else:
+            self._iterator._reset(self)
+        return self._iterator
+
+    def _index_batches(self):
+        """The work of one epoch: an int array of indices per batch (single indices without auto-batching)."""
+        if self.batch_sampler is not None:
+            for batch in self.batch_sampler:
+                yield numpy.asarray(batch, dtype=numpy.intp)
+            return
         if self.batch_size is None:
-            convert = self.collate_fn or default_convert
-            for i in self.sampler:
-                yield convert(self.dataset[i])
+            yield from iter(self.sampler)
             return
         indices = self.sampler._indices() if isinstance(self.sampler, Sampler) else \
             numpy.fromiter(iter(self.sampler), dtype=numpy.intp)
         bs = self.batch_size
         stop = len(indices) - len(indices) % bs if self.drop_last else len(indices)
+        for lo in range(0, stop, bs):
+            yield indices[lo:lo + bs]
+
+    def _fetcher(self):
         fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset) and \
             type(self.dataset).__getitem__ is TensorDataset.__getitem__
-        collate = self.collate_fn or default_collate
-        for lo in range(0, stop, bs):
-            batch = indices[lo:lo + bs]
-            if fast:
-                yield self.dataset._gather(batch)
-            else:
-                yield collate([self.dataset[i] for i in batch.tolist()])
+        auto = self.batch_size is not None or self.batch_sampler is not None
+        return _Fetcher(self.dataset, auto, self.collate_fn, fast)
+
+    def _base_seed(self):
+        """The seed workers start from (``base_seed + worker_id``), drawn from the loader's generator."""
+        rng = self.generator if self.generator is not None else _random.default_generator
+        return int(rng.integers(2 ** 63))
+
+
+class _Fetcher:
+    """Turns one entry of ``DataLoader._index_batches`` into a batch (in the main process or a worker)."""
+
+    def __init__(self, dataset, auto_collation, collate_fn, fast):
+        self.dataset, self.auto_collation, self.collate_fn, self.fast = dataset, auto_collation, collate_fn, fast
+
+    def __call__(self, indices):
+        if not self.auto_collation:
+            return (self.collate_fn or default_convert)(self.dataset[indices])
+        if self.fast:
+            return self.dataset._gather(indices)
+        return (self.collate_fn or default_collate)([self.dataset[i] for i in indices.tolist()])
 
 
 _COLLATE_ERR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
@@ -357,3 +436,7 @@ def _stack(items):
         raise TypeError(_COLLATE_ERR.format(arrays[0].dtype))
     xp = _backend.get_array_module(*arrays)
     return Tensor(xp.stack(arrays))
+
+
+from nnlite.utils.data._worker import WorkerInfo, get_worker_info  # noqa: E402
+from nnlite.utils.data._split import Subset, random_split  # noqa: E402
