@@ -60,8 +60,13 @@ def transfer(src, dst):
 
 def run_both(script, *args, rtol=2e-4, atol=2e-5, **kwargs):
     """Run ``script(torch, init=...)`` on nnlite and PyTorch from the same weights; compare the returned numbers."""
-    ours = script(nnlite, *args, init=None, **kwargs)
-    theirs = script(torch_, *args, init=ours["model0"], **kwargs)
+    try:
+        ours = script(nnlite, *args, init=None, **kwargs)
+        theirs = script(torch_, *args, init=ours["model0"], **kwargs)
+    finally:  # the boilerplate sets process-wide flags: leave them as other tests expect
+        for lib in (nnlite, torch_):
+            lib.use_deterministic_algorithms(False)
+            lib.backends.cudnn.deterministic, lib.backends.cudnn.benchmark = False, False
     assert len(ours["losses"]) == len(theirs["losses"]) > 0
     numpy.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=rtol, atol=atol)
     for k in ours:
@@ -106,7 +111,7 @@ def ecg_script(torch, init):
     x = torch.tensor(X_ECG, dtype=torch.float).permute([0, 2, 1])
     y = torch.tensor(Y_ECG, dtype=torch.long)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8, shuffle=False,
-                                         num_workers=2, pin_memory=True)
+                                         num_workers=2, pin_memory=torch.cuda.is_available())
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.8, weight_decay=1e-2)
     losses = []
