@@ -3,11 +3,11 @@
 A benchmark, not a test.  It writes a (1, C, L) float32 signal of ``--gb`` GB (default 8.6: C=8,
 L=2**28) as uncompressed zarr under ``--dir`` (default /tmp, never the repository), then
 
-1. on a 1 GB piece: in-memory nnlite (the piece loaded as one numpy array, ``net(x)``) against
-   ``predict`` reading the same piece from zarr into memory chunk by chunk, alternating, ``--repeat``
-   times each; the ratio of medians;
-2. the whole signal: ``predict`` from zarr to zarr (``da.store``) in a fresh subprocess, whose peak
-   resident memory (``getrusage(RUSAGE_SELF).ru_maxrss``) and throughput are reported.
+1. the whole signal: ``predict`` from zarr to zarr (``da.store``, 8 chunks per call) in a fresh
+   subprocess, whose peak resident memory (``VmHWM``) and throughput are reported;
+2. on a 1 GB piece (unless ``--no-piece``): in-memory nnlite (the piece loaded as one numpy array,
+   ``net(x)``) against ``predict`` reading the same piece from zarr chunk by chunk, alternating,
+   ``--repeat`` times each; the ratio of medians, and of the whole run's throughput to in-memory.
 
 The files are deleted at the end (``--keep`` keeps them).  The scheduler is dask's threaded one with
 as many workers as nnlite threads; each task then runs its kernels on one thread.  Run it niced:
