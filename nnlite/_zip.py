@@ -57,8 +57,8 @@ def members(zf, fileobj, name, limits=None):
             raise _error(name, f"refused zip member name {n!r} (absolute path or path traversal)")
         if n in out:
             raise _error(name, f"the zip archive has two members named {n!r}")
-        if info.flag_bits & 0x1:
-            raise _error(name, f"zip member {n!r} is encrypted")
+        if info.flag_bits & 0x61:  # bit 0 and 6: encrypted; bit 5: patched data
+            raise _error(name, f"zip member {n!r} is encrypted or patched (flags {info.flag_bits:#x})")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _error(name, f"zip member {n!r} uses compression method {info.compress_type} "
                                "(only stored and deflated are read)")

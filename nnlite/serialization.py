@@ -437,7 +437,7 @@ class _Decoder:
                     raise ValueError(f"its header declares {shape} x {dtype}, which does not match its size")
             with self.zf.open(file) as member:
                 arr = npy_format.read_array(member, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, SyntaxError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, SyntaxError, NotImplementedError) as exc:
             raise self.bad(f"cannot read {file!r} ({exc})") from None
         if kind == "ndarray":
             obj = arr[()] if n.get("scalar") else arr
