@@ -17,8 +17,12 @@ b'hi'
 """
 import struct
 import zipfile
+import zlib
 
-__all__ = ["open_zip", "members", "read", "LIMITS"]
+__all__ = ["open_zip", "members", "read", "LIMITS", "MEMBER_ERRORS"]
+
+# what reading a damaged member can raise, inside zipfile and zlib
+MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, zlib.error)
 
 LIMITS = {
     "members": 100_000,            # entries in the central directory
@@ -114,7 +118,7 @@ def read(zf, info, name, limit=None):
     try:
         with zf.open(info) as member:
             data = member.read(info.file_size + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except MEMBER_ERRORS as exc:
         raise _error(name, f"zip member {info.filename!r} is corrupt ({exc})") from None
     if len(data) != info.file_size:
         raise _error(name, f"zip member {info.filename!r} holds {len(data)} bytes, not the {info.file_size} "
