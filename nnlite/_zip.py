@@ -17,8 +17,12 @@ b'hi'
 """
 import struct
 import zipfile
+import zlib
 
-__all__ = ["open_zip", "members", "read", "LIMITS"]
+__all__ = ["open_zip", "members", "read", "LIMITS", "MEMBER_ERRORS"]
+
+# what reading a damaged member can raise, inside zipfile and zlib
+MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, zlib.error)
 
 LIMITS = {
     "members": 100_000,            # entries in the central directory
@@ -57,8 +61,8 @@ def members(zf, fileobj, name, limits=None):
             raise _error(name, f"refused zip member name {n!r} (absolute path or path traversal)")
         if n in out:
             raise _error(name, f"the zip archive has two members named {n!r}")
-        if info.flag_bits & 0x1:
-            raise _error(name, f"zip member {n!r} is encrypted")
+        if info.flag_bits & 0x61:  # bit 0 and 6: encrypted; bit 5: patched data
+            raise _error(name, f"zip member {n!r} is encrypted or patched (flags {info.flag_bits:#x})")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _error(name, f"zip member {n!r} uses compression method {info.compress_type} "
                                "(only stored and deflated are read)")
@@ -114,7 +118,7 @@ def read(zf, info, name, limit=None):
     try:
         with zf.open(info) as member:
             data = member.read(info.file_size + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except MEMBER_ERRORS as exc:
         raise _error(name, f"zip member {info.filename!r} is corrupt ({exc})") from None
     if len(data) != info.file_size:
         raise _error(name, f"zip member {info.filename!r} holds {len(data)} bytes, not the {info.file_size} "

@@ -424,7 +424,7 @@ class _Decoder:
             return self.loaded[key]
         if file not in self.members:
             raise self.bad(f"missing member {file!r}")
-        import zipfile
+        from nnlite._zip import MEMBER_ERRORS
         try:
             with self.zf.open(file) as member:  # the header's size must match the member before numpy allocates
                 version = npy_format.read_magic(member)
@@ -437,7 +437,7 @@ class _Decoder:
                     raise ValueError(f"its header declares {shape} x {dtype}, which does not match its size")
             with self.zf.open(file) as member:
                 arr = npy_format.read_array(member, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, SyntaxError) as exc:
+        except MEMBER_ERRORS + (TypeError, SyntaxError) as exc:
             raise self.bad(f"cannot read {file!r} ({exc})") from None
         if kind == "ndarray":
             obj = arr[()] if n.get("scalar") else arr

@@ -131,6 +131,8 @@ overlap = raw_zip(
 lying_bomb = raw_zip([("archive/data.pkl", bomb_data, 8)],
                      [("archive/data.pkl", 0, len(bomb_data), 100 * len(bomb_data), 8, 0)])
 
+_INDEX_NPY = json.dumps({"format": "nnlite", "version": 1, "root": {"type": "ndarray", "file": "data/0.npy"}}).encode()
+
 CASES = {
     # code-executing and hidden globals
     "os_system": (torch_zip(pk(g("os", "system") + b"(" + u("echo pwned") + b"tR")), "refused global 'os.system'"),
@@ -202,6 +204,12 @@ CASES = {
     "memo_get_unset": (torch_zip(pk(b"h\x07")), "memo entry 7"),
     "zip_future_version": (torch_zip(pk(b"N")).replace(b"PK\x01\x02\x14\x03\x14\x00", b"PK\x01\x02\x14\x03\xc8\x00", 1),
                            "NotImplementedError: zip file version 20.0"),  # found by the fuzzer
+    "corrupt_deflate": (raw_zip([("index.json", b"\x01\x05\x00\x00\x00", 8)],
+                                [("index.json", 0, 5, 5, 8, 0)]), "invalid stored block lengths"),  # the fuzzer's
+    "corrupt_deflate_npy": (raw_zip([("index.json", _INDEX_NPY, 0), ("data/0.npy", b"\x01\x05\x00\x00\x00", 8)],
+                                    [("index.json", 0, len(_INDEX_NPY), len(_INDEX_NPY), 0, binascii.crc32(_INDEX_NPY)),
+                                     ("data/0.npy", 30 + 10 + len(_INDEX_NPY), 5, 5, 8, 0)]),
+                            "invalid stored block lengths"),
     "truncated_zip": (torch_zip(pk(b"N"))[:-30], "corrupt zip"),
     "legacy_truncated": (legacy(pk(tensor(legacy_storage(), size=(2,), stride=(1,))),
                                 ["1"], [struct.pack("<q", 2) + bytes(4)]), "4 bytes left; 2 elements were declared"),
