@@ -207,6 +207,34 @@ def test_conv_padding_modes_make_the_expected_nodes():
     assert kinds["circular"] == ["Slice", "Slice", "Concat", "Conv"]
 
 
+@pytest.mark.parametrize("opset", [17, 18])
+def test_new_layers_make_the_expected_nodes(opset):
+    def kinds(model, shape):
+        proto = _check(model, shape, opset_version=opset)
+        return [n.op_type for n in proto.graph.node]
+    assert kinds(nn.Mish(), (2, 10)) == (["Mish"] if opset >= 18 else ["Softplus", "Tanh", "Mul"])
+    assert kinds(nn.SiLU(), (2, 10)) == ["Sigmoid", "Mul"]
+    assert kinds(nn.Hardswish(), (2, 10)) == ["HardSwish"]
+    assert kinds(nn.ReLU6(), (2, 10)) == kinds(nn.Hardtanh(), (2, 10)) == ["Clip"]
+    assert kinds(nn.Softplus(), (2, 10)) == ["Softplus", "Greater", "Where"]
+    assert kinds(nn.PReLU(2), (2, 10)) == ["Reshape", "PRelu"]
+    assert kinds(nn.ReflectionPad1d(2), (2, 10)) == ["Pad"]
+    assert kinds(nn.CircularPad1d(2), (2, 10)) == ["Slice", "Slice", "Concat"]
+    assert kinds(nn.Upsample(scale_factor=2), (2, 5)) == ["Gather"]
+    assert kinds(nn.Upsample(scale_factor=2, mode="linear"), (2, 5)) == ["Gather", "Mul", "Gather", "Mul", "Add"]
+
+
+def test_instance_norm_and_pads_follow_a_dynamic_batch_and_length():
+    model = nn.Sequential(_randomize_affine(nn.InstanceNorm1d(3, affine=True)), nn.ReflectionPad1d((2, 1)),
+                          nn.CircularPad1d((1, 3)), nn.ReplicationPad1d(2), nn.ConstantPad1d((1, 2), 0.5),
+                          nn.InstanceNorm1d(3)).eval()
+    _, sess = _export(model, nnlite.randn(2, 3, 9), dynamic_axes={"input": [0, 2], "output": [0, 2]})
+    x = numpy.random.default_rng(0).standard_normal((5, 3, 14)).astype(numpy.float32)
+    with nnlite.no_grad():
+        numpy.testing.assert_allclose(sess.run(None, {"input": x})[0], model(nnlite.tensor(x)).numpy(), rtol=RTOL,
+                                      atol=1e-6)
+
+
 class TensorOps(nn.Module):
     """The tensor ops a forward uses, on (N, 4, 6)."""
 
