@@ -839,20 +839,24 @@ class Gather(_Op):
 
 
 class Interp1d(_Op):
-    """``x[..., i0] * (1 - w) + x[..., i1] * w`` along the last dimension (linear resampling)."""
+    """``x[..., i0] * (1 - w) + x[..., i1] * w`` along the last dimension (linear resampling); ``x[..., i0]``
+    when ``w`` is None (nearest resampling)."""
 
     @staticmethod
     def forward(ctx, a, i0, i1, w):
         x = a._data
-        w = w.astype(x.dtype, copy=False)
+        w = None if w is None else w.astype(x.dtype, copy=False)
         ctx.shape, ctx.i0, ctx.i1, ctx.w = x.shape, i0, i1, w
-        return x[..., i0] * (1 - w) + x[..., i1] * w
+        return x[..., i0] if w is None else x[..., i0] * (1 - w) + x[..., i1] * w
 
     @staticmethod
     def backward(ctx, g):
         xp = _xp(g)
         out = xp.zeros(ctx.shape, g.dtype)
         lead = (slice(None),) * (len(ctx.shape) - 1)
+        if ctx.w is None:
+            scatter_add(xp, out, lead + (ctx.i0,), g)
+            return out, None, None, None
         scatter_add(xp, out, lead + (ctx.i0,), g * (1 - ctx.w))
         scatter_add(xp, out, lead + (ctx.i1,), g * ctx.w)
         return out, None, None, None

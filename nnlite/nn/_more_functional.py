@@ -291,11 +291,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     xp = _backend.get_array_module(x._data)
     i = numpy.arange(n_out, dtype=numpy.float64)
     if mode == "nearest":
-        src = numpy.minimum(numpy.floor(i * scale).astype(numpy.int64), n_in - 1)
-        return x[..., xp.asarray(src)]
+        src = xp.asarray(numpy.minimum(numpy.floor(i * scale).astype(numpy.int64), n_in - 1))
+        return _ops.Interp1d.apply(x, src, src, None)
     if mode == "nearest-exact":
-        src = numpy.minimum(numpy.floor((i + 0.5) * scale).astype(numpy.int64), n_in - 1)
-        return x[..., xp.asarray(src)]
+        src = xp.asarray(numpy.minimum(numpy.floor((i + 0.5) * scale).astype(numpy.int64), n_in - 1))
+        return _ops.Interp1d.apply(x, src, src, None)
     if align_corners:
         pos = i * ((n_in - 1) / (n_out - 1)) if n_out > 1 else numpy.zeros(n_out)
     else:

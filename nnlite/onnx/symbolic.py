@@ -14,8 +14,9 @@ True
 """
 import numpy
 
-from nnlite import _ops
+from nnlite import _backend, _ops
 from nnlite.nn import _conv, _conv_transpose, _linear as _linear_mod, _norm, _pool
+from nnlite.nn import _more_functional as _MF
 from nnlite.nn import functional as _F
 
 __all__ = ["SYMBOLIC"]
@@ -108,15 +109,29 @@ def reshape_target(in_shape, out_shape):
     other dimension is inferred (``-1``), so flatten, unflatten, squeeze and the
     norms' ``(N * G, -1)`` round trips follow a dynamic batch.
 
+    Leading sizes of 1 that the input does not have at that place stay 1 (the
+    batch folded into the next dimension, as instance_norm's ``(1, N * C, L)``),
+    and when the rank is kept, the trailing sizes equal to the input's at the same
+    place after the inferred one are copied too (a dynamic length survives).
+
     >>> reshape_target((8, 4, 5), (8, 20)), reshape_target((8, 4, 5), (16, 10))
     ([0, -1], [-1, 10])
+    >>> reshape_target((8, 4, 5), (1, 32, 5)), reshape_target((1, 32, 5), (8, 4, 5))
+    ([1, -1, 0], [-1, 4, 0])
     """
     k = 0
     while k < min(len(in_shape), len(out_shape)) and in_shape[k] == out_shape[k]:
         k += 1
     target = [0] * k + [int(s) for s in out_shape[k:]]
-    if k < len(out_shape):
-        target[k] = -1
+    j = k
+    while j < len(out_shape) - 1 and out_shape[j] == 1 and (j >= len(in_shape) or in_shape[j] != 1):
+        j += 1
+    if j < len(out_shape):
+        target[j] = -1
+        if len(in_shape) == len(out_shape):
+            for i in range(j + 1, len(out_shape)):
+                if in_shape[i] == out_shape[i]:
+                    target[i] = 0
     return target
 
 
@@ -265,11 +280,15 @@ def _batch_norm(g, args, outs):
         return g.op("BatchNormalization", [g.value(x), scale, shift, g.value(running_mean), g.value(running_var)],
                     epsilon=float(eps))
     # batch statistics (training=True, or eval without running statistics); the running update has no
-    # place in an inference graph
-    y = _normalize(g, g.value(x), (0, 2), eps, dt)
-    per_channel = g.ints([1, -1, 1])
-    y = g.op("Mul", [y, g.op("Reshape", [scale, per_channel])])
-    return g.op("Add", [y, g.op("Reshape", [shift, per_channel])])
+    # place in an inference graph; without weight and bias no per-channel constant is made (instance_norm
+    # folds a dynamic batch into the channels)
+    y = _normalize(g, g.value(x), (0,) + tuple(range(2, x.ndim)), eps, dt)
+    per_channel = [1, -1] + [1] * (x.ndim - 2)
+    if weight is not None:
+        y = g.op("Mul", [y, g.op("Reshape", [scale, g.ints(per_channel)])])
+    if bias is not None:
+        y = g.op("Add", [y, g.op("Reshape", [shift, g.ints(per_channel)])])
+    return y
 
 
 def _row_norm(g, args, outs):
@@ -345,6 +364,57 @@ def _gelu(g, args, outs):
     return g.op("Mul", [g.op("Mul", [xv, half]), g.op("Add", [t, one])])
 
 
+def _elementwise(g, args, outs):
+    x, kind, a, b = args
+    xv, dt = g.value(x), x.dtype
+    if kind == "silu":
+        return g.op("Mul", [xv, g.op("Sigmoid", [xv])])
+    if kind == "mish":
+        if g.opset >= 18:
+            return g.op("Mish", [xv])
+        return g.op("Mul", [xv, g.op("Tanh", [g.op("Softplus", [xv])])])
+    if kind == "hardswish":
+        return g.op("HardSwish", [xv])
+    if kind == "softplus":  # log(1 + exp(beta x)) / beta, and x where beta x > threshold
+        bx = xv if a == 1.0 else g.op("Mul", [xv, g.scalar(a, dt)])
+        soft = g.op("Softplus", [bx])
+        soft = soft if a == 1.0 else g.op("Div", [soft, g.scalar(a, dt)])
+        return g.op("Where", [g.op("Greater", [bx, g.scalar(b, dt)]), xv, soft])
+    return g.op("Clip", [xv, g.scalar(a, dt), g.scalar(b, dt)])  # hardtanh, relu6
+
+
+def _prelu(g, args, outs):
+    x, w = args
+    wv = g.value(w)
+    if w.numel() > 1:  # one slope per channel (dimension 1): (C, 1, ...) broadcasts over the rest
+        wv = g.op("Reshape", [wv, g.ints([w.numel()] + [1] * (x.ndim - 2))])
+    elif w.ndim:
+        wv = g.op("Reshape", [wv, g.ints([])])
+    return g.op("PRelu", [g.value(x), wv])
+
+
+def _interp1d(g, args, outs):
+    # the positions depend on the traced length only (interpolate computes them from the sizes), so they are
+    # constants: the graph keeps the traced length, the batch and channels may vary
+    x, i0, i1, w = args
+    dt, axis, xv = x.dtype, x.ndim - 1, g.value(x)
+
+    def cpu(a):
+        return numpy.asarray(_backend.to_device(a, _backend.CPU))
+
+    def take(i):
+        return g.op("Gather", [xv, g.const(cpu(i).astype(numpy.int64))], axis=axis)
+    if w is None:
+        return take(i0)
+    w = cpu(w).astype(dt)
+    return g.op("Add", [g.op("Mul", [take(i0), g.const((1 - w).astype(dt))]), g.op("Mul", [take(i1), g.const(w)])])
+
+
+def _max_unpool(g, args, outs):
+    g.unsupported("max_unpool1d takes its indices as an array fixed at trace time (the pooling indices have no "
+                  "ONNX value here), so the graph would scatter every input to the traced positions")
+
+
 def _dropout(g, args, outs):
     g.unsupported("dropout in training mode (F.dropout(..., training=True) in a forward)")
 
@@ -364,4 +434,6 @@ SYMBOLIC = {
     _pool.MaxPool1dFunction: _max_pool, _pool.AvgPool1dFunction: _avg_pool,
     _pool.AdaptiveAvgPool1dFunction: _adaptive("avg"), _pool.AdaptiveMaxPool1dFunction: _adaptive("max"),
     _F._LeakyRelu: _leaky_relu, _F._Elu: _elu, _F._Gelu: _gelu, _F._Dropout: _dropout,
+    _MF.Elementwise: _elementwise, _MF.PReLUFunction: _prelu, _ops.Interp1d: _interp1d,
+    _MF.MaxUnpool1dFunction: _max_unpool,
 }
