@@ -160,12 +160,13 @@ def run(args):
 def summary(paths):
     """Markdown tables of the records in the files ``paths``."""
     recs = [json.loads(line) for path in paths for line in open(path)]
-    lines = ["| model | data set | threads | batch | nnlite s/epoch | PyTorch s/epoch | ratio | target met |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | data set | threads | batch | epochs timed | load | nnlite s/epoch | PyTorch s/epoch | ratio "
+             "| target met |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in recs:
         if r["phase"] == "timing":
             ratio = r["nnlite_median_s"] / r["torch_median_s"]
-            lines.append(f"| {r['model']} | {r['data']} | {r['threads']} | {r['batch']} | {r['nnlite_median_s']:.3f} "
+            lines.append(f"| {r['model']} | {r['data']} | {r['threads']} | {r['batch']} | {len(r['nnlite_s'])} "
+                         f"| {r['load']:.0f} | {r['nnlite_median_s']:.3f} "
                          f"| {r['torch_median_s']:.3f} | {ratio:.2f} | {'yes' if ratio <= 1 else '**no**'} |")
     lines += ["", "| model | data set | epochs (recipe) | seeds | accuracies | mean | published | within 2 points |",
               "|---|---|---|---|---|---|---|---|"]
