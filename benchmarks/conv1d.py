@@ -20,13 +20,13 @@ if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy  # noqa: E402
 
 import nnlite  # noqa: E402
+from _machine import cpu_name  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "bench" / "conv1d_shapes.json"
@@ -145,12 +145,7 @@ def main(argv=None):
         wanted = set(args.shapes.split(","))
         shapes = [s for s in shapes if s["name"] in wanted]
     from nnlite._kernels import conv1d_cpu
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     print(f"machine: {cpu}, {os.cpu_count()} cores; threads {args.threads}; dtype {args.dtype}")
     print(f"nnlite {nnlite.__version__} (kernels {conv1d_cpu.VARIANT}), numpy {numpy.__version__}"
           + (f", PyTorch {torch.__version__}" if torch else "") + f"; shapes from {path}")

@@ -22,12 +22,13 @@ kernel variant, threads, load average) is printed first; the tables are Markdown
 """
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from _machine import cpu_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
@@ -57,26 +58,12 @@ def data(n, c, length, seed=0):
     return rng.standard_normal((n, c, length)).astype(np.float32), rng.integers(0, N_CLASSES, n)
 
 
-def nnlite_step_fn(net, x, y):
-    import nnlite
-    opt = nnlite.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = nnlite.nn.CrossEntropyLoss()
-    xt, yt = nnlite.from_numpy(x), nnlite.from_numpy(y)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(net(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def torch_step_fn(net, x, y):
-    import torch
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+def step_fn(lib, net, x, y):
+    """One training step (forward, loss, backward, Adam) in ``lib``: the nnlite or the torch module,
+    which spell all four the same way."""
+    opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    xt, yt = lib.from_numpy(x), lib.from_numpy(y)
 
     def step():
         opt.zero_grad()
@@ -89,12 +76,7 @@ def torch_step_fn(net, x, y):
 
 def machine_line(threads):
     from nnlite._kernels import conv1d_cpu
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     return (f"{cpu}, {os.cpu_count()} CPUs, nnlite kernels {conv1d_cpu.VARIANT}, {threads} threads, "
             f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
@@ -109,7 +91,8 @@ def bench_training(cases, repeats, torch):
         x, y = data(n, c, length)
         a = build_nnlite(name, c)
         b = build_torch(name, c, a)
-        fa, fb = nnlite_step_fn(a.train(), x, y), torch_step_fn(b.train(), x, y)
+        import nnlite
+        fa, fb = step_fn(nnlite, a.train(), x, y), step_fn(torch, b.train(), x, y)
         la, lb = float(fa().item()), float(fb().item())   # same weights: same first loss
         assert abs(la - lb) < 1e-3 * max(1.0, abs(lb)), (name, la, lb)
         fa(), fb()
@@ -203,11 +186,11 @@ def memory_child(lib, name, n, c, length, threads):
     if lib == "nnlite":
         import nnlite
         nnlite.set_num_threads(threads)
-        step = nnlite_step_fn(build_nnlite(name, c).train(), x, y)
+        step = step_fn(nnlite, build_nnlite(name, c).train(), x, y)
     else:
         import torch
         torch.set_num_threads(threads)
-        step = torch_step_fn(build_torch(name, c).train(), x, y)
+        step = step_fn(torch, build_torch(name, c).train(), x, y)
     step()
     before = _vm("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
