@@ -10,7 +10,6 @@ from nnlite._dtype import (float16, float32, float64, int8, int16, int32, int64,
                            get_default_dtype, set_default_dtype)
 from nnlite._backend import device  # noqa: F401
 from nnlite._random import manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
-from nnlite._random import Generator  # noqa: F401,E402
 from nnlite._threads import get_num_threads, set_num_threads  # noqa: F401
 from nnlite._tensor import (Tensor, Size, tensor, from_numpy, as_tensor, zeros, ones, empty, full,  # noqa: F401
                             zeros_like, ones_like, empty_like, full_like, randn, rand, arange, cat, stack,
@@ -53,3 +52,11 @@ for _name in ("chunk", "split", "flip", "roll", "repeat", "topk", "sort", "argso
               "unbind"):
     globals()[_name] = _unary(_name)
 del _name
+
+
+def __getattr__(name):
+    """``nnlite.Generator`` on first use, so that ``import nnlite`` does not load ``numpy.random``."""
+    if name == "Generator":
+        from nnlite._generator import Generator
+        return Generator
+    raise AttributeError(f"module 'nnlite' has no attribute {name!r}")

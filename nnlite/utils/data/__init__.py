@@ -438,5 +438,5 @@ def _stack(items):
     return Tensor(xp.stack(arrays))
 
 
-from nnlite.utils.data._worker import WorkerInfo, get_worker_info  # noqa: E402
+from nnlite.utils.data._worker_info import WorkerInfo, get_worker_info  # noqa: E402
 from nnlite.utils.data._split import Subset, random_split  # noqa: E402

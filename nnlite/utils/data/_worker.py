@@ -27,49 +27,11 @@ import numpy
 
 from multiprocessing.reduction import ForkingPickler
 
-__all__ = ["WorkerInfo", "get_worker_info"]
+from nnlite.utils.data import _worker_info
+from nnlite.utils.data._worker_info import WorkerInfo
 
 _POLL = 0.2           # seconds between checks for a dead worker or a dead parent
 _JOIN_TIMEOUT = 5.0   # seconds a worker gets to stop before it is terminated
-
-_worker_info = None
-
-
-class WorkerInfo:
-    """What a worker process knows about itself: ``id``, ``num_workers``, ``seed``, ``dataset`` (read-only).
-
-    See PyTorch's ``torch.utils.data.get_worker_info``.
-    """
-
-    __initialized = False
-
-    def __init__(self, **kwargs):
-        for k, v in kwargs.items():
-            setattr(self, k, v)
-        self.__keys = tuple(kwargs)
-        self.__initialized = True
-
-    def __setattr__(self, key, val):
-        if self.__initialized:
-            raise RuntimeError(f"Cannot assign attributes to {self.__class__.__name__} objects")
-        return super().__setattr__(key, val)
-
-    def __repr__(self):
-        items = ", ".join(f"{k}={getattr(self, k)}" for k in self.__keys)
-        return f"{self.__class__.__name__}({items})"
-
-
-def get_worker_info():
-    """In a DataLoader worker, its :class:`WorkerInfo`; in the main process, None.
-
-    >>> from nnlite.utils.data import get_worker_info
-    >>> get_worker_info() is None
-    True
-
-    See PyTorch's ``torch.utils.data.get_worker_info``.
-    """
-    return _worker_info
-
 
 class KeyErrorMessage(str):
     """A KeyError's message shown as is (KeyError's str() would quote it, hiding the newlines)."""
@@ -110,14 +72,13 @@ def _seed_worker(seed, base_seed, worker_id):
 
 def _worker_loop(fetch, dataset, index_queue, result_queue, done_event, worker_id, num_workers, base_seed, init_fn,
                  parent_pid):
-    global _worker_info
     from nnlite._threads import set_num_threads
     where = f"in DataLoader worker process {worker_id}"
     try:
         set_num_threads(1)
         seed = base_seed + worker_id
         _seed_worker(seed, base_seed, worker_id)
-        _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
+        _worker_info.current = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
         init_error = None
         if init_fn is not None:
             try:
