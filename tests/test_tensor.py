@@ -318,5 +318,12 @@ def test_import_is_light():
     assert out.strip() == "[]"
 
 
+def test_import_loads_numpy_random_and_multiprocessing_on_first_use_only():
+    code = ("import sys, nnlite; before = [m for m in ('numpy.random', 'multiprocessing') if m in sys.modules]; "
+            "g = nnlite.Generator().manual_seed(1); print(before, 'numpy.random' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] True"
+
+
 def test_host_helper_round_trip():
     assert host(nnlite.tensor([1.0, 2.0], requires_grad=True)).tolist() == [1.0, 2.0]
