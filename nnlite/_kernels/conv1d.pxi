@@ -1626,10 +1626,12 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
 
     Two forms: the lane form (vectors along l, below) and the packed form (the forward's
     tile over a transposed gy, see _grad_weight_packed).  `form` 0 or 1 forces one;
-    -1 picks by shape: packed for 64+ output channels per group, 256+ (c_in, k) rows and
-    short rows (L_out <= 1024, N*L_out <= 16384), where the lane form's per-sample and
-    per-row overheads dominate (measured 1.8-2.7x faster at N*L_out ~ 750, slower at
-    N*L_out >= 8192 and below 64 channels).
+    -1 picks by shape: on AVX-512, packed for 64+ output channels per group, 256+ (c_in, k)
+    rows and short rows (L_out <= 1024, N*L_out <= 16384), where the lane form's per-sample
+    and per-row overheads dominate (measured 1.8-2.7x faster at N*L_out ~ 750, slower at
+    N*L_out >= 8192 and below 64 channels); on AVX2 and the base build, packed for 2+ output
+    channels per group (on Zen 3 the lane form's 3 x 3 tile ran 1.4-25x slower than the
+    packed form on every shared benchmark shape and every zoo layer but depthwise).
 
     Lane form, stride > 1 or padding: each task splits the x rows it reads into their
     stride phases, sample by sample, in a task-local buffer (no full-size copy of x)."""
@@ -1676,7 +1678,9 @@ def grad_weight(const floating[:, :, ::1] x,    # IN  (N, C_in, Lp)
         return
     if R == 0:
         return
-    if form == 1 or (form < 0 and Cog >= 64 and R >= 256 and Lout <= 1024 and N * Lout <= 16384):
+    if form == 1 or (form < 0 and (
+            (NNL_VB < 64 and Cog >= 2) or
+            (Cog >= 64 and R >= 256 and Lout <= 1024 and N * Lout <= 16384))):
         _grad_weight_packed(&x[0, 0, 0], &gy[0, 0, 0], &gw[0, 0, 0], gbp, N, Cin, L, Cout, Lout,
                             G, Cig, K, s, d, pl, num_threads)
         return
