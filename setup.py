@@ -96,11 +96,11 @@ def openmp_flags():
     return [], []
 
 
-def _ext(name, pyx, march=(), depends=(), opt="-O3"):
+def _ext(name, pyx, march=(), depends=(), family=None):
     ext = Extension(f"nnlite._kernels.{name}", [os.path.join(KERNELS, pyx)] if pyx else [],
                     depends=[os.path.join(KERNELS, f) for f in ("omp_compat.h",) + tuple(depends)])
     ext.march = list(march)
-    ext.opt = opt
+    ext.opt = OPT_LEVEL.get(family or name, "-O3")
     return ext
 
 
@@ -109,12 +109,11 @@ def extensions():
     translates them in: five small modules (their C is ready within two seconds, and compiling it
     keeps the jobs busy while the family's source is translated), the family variants (the
     longest compiles), then the rest, which fill the job that ends first."""
-    variants = [_ext(f"_{family}_{variant}", f"_{family}_base.pyx", march, [family + ".pxi"],
-                     OPT_LEVEL.get(family, "-O3"))
+    variants = [_ext(f"_{family}_{variant}", f"_{family}_base.pyx", march, [family + ".pxi"], family)
                 for family in VARIANT_FAMILIES for variant, march in VARIANTS.items()]
-    plain = [_ext(name, name + ".pyx", opt=OPT_LEVEL.get(name, "-O3")) for name in PLAIN_MODULES]
-    short = SHARED.rsplit(".", 1)[1]   # its C comes from ``cython --generate-shared``
-    return plain[:5] + variants + plain[5:] + [_ext(short, None, opt=OPT_LEVEL.get(short, "-O3"))]
+    plain = [_ext(name, name + ".pyx") for name in PLAIN_MODULES]
+    shared = _ext(SHARED.rsplit(".", 1)[1], None)   # its C comes from ``cython --generate-shared``
+    return plain[:5] + variants + plain[5:] + [shared]
 
 
 class BuildExt(build_ext):
@@ -145,8 +144,8 @@ class BuildExt(build_ext):
         # one translation per C file, in the jobs' order; a job waits only for its own file
         self._pending = {}
         for ext in self.extensions:
-            c_file, args, deps = self._translation(ext)
-            self._pending.setdefault(c_file, [threading.Event(), args, deps, None])
+            ext.c_base, args, deps = self._translation(ext)
+            self._pending.setdefault(ext.c_base, [threading.Event(), args, deps, None])
         translator = threading.Thread(target=self._translate_all, daemon=True)
         translator.start()
         try:
@@ -187,7 +186,7 @@ class BuildExt(build_ext):
 
     def _c_source(self, ext):
         """The C file for ``ext``, once the translator thread has made it."""
-        c_base = self._translation(ext)[0]
+        c_base = ext.c_base
         entry = self._pending[c_base]
         entry[0].wait()
         if entry[3] is not None:
