@@ -1423,7 +1423,9 @@ cdef void _gb_channel(const floating* gyp, floating* gbp, Py_ssize_t co, Py_ssiz
 # gw[co, r] = sum_p gyT[p, co] * X[p, r] over p = (n, l), r = (c_in, k): the correlation
 # tile of the forward with rows m = r (X packed per task, MR rows interleaved, zeros in
 # the padding) and columns j = co read from a transposed copy of gy (each group's
-# columns padded with zeros to a multiple of the tile width).  p is cut into fixed
+# columns padded with zeros to a multiple of the tile width, stored as panels of one
+# tile's width so that a tile reads contiguous memory: a row-major gyT made every step
+# of the reduction touch a new cache line W floats away, 1.1-1.6x slower).  p is cut into fixed
 # chunks of GW_PC; each chunk's tile sum is added to the task's accumulator, so every
 # element is summed in the same order whatever the task grid or thread count.
 
@@ -1466,9 +1468,12 @@ cdef void _gw_pack(floating* wp, const floating* xg, Py_ssize_t Cin, Py_ssize_t 
 
 cdef void _gy_transpose(const floating* gy, floating* gyT, floating* gbp, Py_ssize_t N,
                         Py_ssize_t Cout, Py_ssize_t Lout, Py_ssize_t Cog, Py_ssize_t Cpad,
-                        Py_ssize_t W, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    """Padded columns [c0, c1) of gyT[n*Lout + l, g*Cpad + j] = gy[n, g*Cog + j, l] (0 for
-    j >= Cog), W = G*Cpad columns; with gbp, also the bias gradient of those channels."""
+                        Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Padded columns [c0, c1) of gy transposed into panels of nr columns:
+    gyT[(c // nr) * N*Lout*nr + (n*Lout + l) * nr + c % nr] = gy[n, g*Cog + j, l] for
+    c = g*Cpad + j (0 for j >= Cog), so that a tile reads one contiguous panel; with gbp,
+    also the bias gradient of those channels."""
+    cdef Py_ssize_t nr = NNL_NV * NNL_VB // sizeof(floating), NL = N * Lout
     cdef Py_ssize_t n, l0, l1, c, l, j, co, gbe = (Lout // GB_LANES) * GB_LANES
     cdef const floating* gr
     cdef floating* o
@@ -1477,14 +1482,14 @@ cdef void _gy_transpose(const floating* gy, floating* gyT, floating* gbp, Py_ssi
             l1 = min(Lout, l0 + 64)
             for c in range(c0, c1):
                 j = c % Cpad
-                o = gyT + n * Lout * W + c
+                o = gyT + (c // nr) * NL * nr + n * Lout * nr + c % nr
                 if j >= Cog:
                     for l in range(l0, l1):
-                        o[l * W] = 0
+                        o[l * nr] = 0
                     continue
                 gr = gy + (n * Cout + (c // Cpad) * Cog + j) * Lout
                 for l in range(l0, l1):
-                    o[l * W] = gr[l]
+                    o[l * nr] = gr[l]
     if gbp != NULL:
         for c in range(c0, c1):
             j = c % Cpad
@@ -1524,7 +1529,7 @@ cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize
                      (rb0 + rb) * NNL_MR, s, d, pl, p0, p0 + P)
         for jt in range(jt0, jt1):
             for rb in range(nrb):
-                _tile(tmp, nr, NNL_MR, gyT + p0 * W + g * Cpad + jt * nr, off,
+                _tile(tmp, nr, NNL_MR, gyT + ((g * Cpad) // nr + jt) * NL * nr + p0 * nr, off,
                       wp + rb * GW_PC * NNL_MR, P, zeros)
                 a = acc + rb * NNL_MR * ncols + (jt - jt0) * nr
                 for m in range(NNL_MR):
@@ -1560,19 +1565,19 @@ cdef int _grad_weight_packed(const floating* xp, const floating* gyp, floating* 
     try:
         gyT = <floating*>_alloc(NL * W, sizeof(floating))
         for i in range(GW_PC):
-            off[i] = i * W
+            off[i] = i * nr
         # gy transposed (and the bias gradient), GB_LANES padded columns per task
         ncb = (W + GB_LANES - 1) // GB_LANES
         nt = _nt(num_threads, ncb, NL * W)
         if nt == 1:
             with nogil:
                 for t in range(ncb):
-                    _gy_transpose(gyp, gyT, gbp, N, Cout, Lout, Cog, Cpad, W, t * GB_LANES,
+                    _gy_transpose(gyp, gyT, gbp, N, Cout, Lout, Cog, Cpad, t * GB_LANES,
                                   min(W, t * GB_LANES + GB_LANES))
         else:
             with nogil, parallel(num_threads=nt):
                 for t in prange(ncb, schedule="static"):
-                    _gy_transpose(gyp, gyT, gbp, N, Cout, Lout, Cog, Cpad, W, t * GB_LANES,
+                    _gy_transpose(gyp, gyT, gbp, N, Cout, Lout, Cog, Cpad, t * GB_LANES,
                                   min(W, t * GB_LANES + GB_LANES))
         # task grid: up to 4 row blocks (X reused from L1/L2 across the column tiles)
         # while that leaves about 4 tasks per thread, then column tiles split too;
