@@ -118,6 +118,8 @@ DEF ROW_TAPS = 28
 # Multiply-adds (or copied elements) below which a loop is not worth another thread.
 DEF MIN_WORK = 65536
 DEF ROW_CHUNK = 8
+# MR-row tiles with more taps than TILE_TAPS: taps in blocks over all the tiles of a run.
+DEF TILE_TAPS = 192
 
 
 # ---------------------------------------------------------------- correlation tiles
@@ -145,9 +147,13 @@ cdef extern from *:
         const nnl_vec_##SUF ones = (nnl_vec_##SUF){0} + (T)1;                        \
         nnl_vec_##SUF acc[NNL_MR][NNL_NV], xv[NNL_NV];                               \
         Py_ssize_t r; int m, v;                                                       \
+        /* init NULL: go on from the partial sums in dst (rows below mvalid) */       \
         NNL_UNROLL for (m = 0; m < NNL_MR; m++)                                       \
-            NNL_UNROLL for (v = 0; v < NNL_NV; v++)                                   \
-                acc[m][v] = init[m] * ones;                                           \
+            NNL_UNROLL for (v = 0; v < NNL_NV; v++) {                                 \
+                if (init) acc[m][v] = init[m] * ones;                                 \
+                else if (m < mvalid) memcpy(&acc[m][v], dst + m * dstride + v * VL, NNL_VB); \
+                else acc[m][v] = ones - ones;                                         \
+            }                                                                         \
         for (r = 0; r < R; r++) {                                                     \
             const T* xp = src + off[r];                                               \
             const T* wr = wp + r * NNL_MR;                                            \
@@ -169,7 +175,8 @@ cdef extern from *:
                                const T* wp, Py_ssize_t R, const T* init) {           \
         enum { NR = NNL_NV * NNL_VB / sizeof(T) };                                    \
         T acc[NNL_MR * NR]; Py_ssize_t r; int m, j;                                   \
-        for (m = 0; m < NNL_MR; m++) for (j = 0; j < NR; j++) acc[m * NR + j] = init[m]; \
+        for (m = 0; m < NNL_MR; m++) for (j = 0; j < NR; j++)                         \
+            acc[m * NR + j] = init ? init[m] : (m < mvalid ? dst[m * dstride + j] : 0); \
         for (r = 0; r < R; r++) for (m = 0; m < NNL_MR; m++) for (j = 0; j < NR; j++)  \
             acc[m * NR + j] += wp[r * NNL_MR + m] * src[off[r] + j];                  \
         for (m = 0; m < mvalid; m++) for (j = 0; j < NR; j++)                         \
@@ -307,6 +314,20 @@ cdef void _cols(floating* dst, Py_ssize_t dstride, Py_ssize_t mvalid,
             j0 = j1
         if jend < hi:
             _row(dst + hi - nr, src + hi - nr, off, wp, R, init[0], False)
+    elif not row and R > TILE_TAPS:
+        # Many taps: TILE_TAPS at a time over all the full tiles, the partial sums waiting
+        # in dst (stored and reloaded exactly: the same sums in the same order), so that
+        # a chunk's weights stay in L1 while the tiles stream the source; the last,
+        # shifted tile is done in one go.
+        jend = lo + ((hi - lo) // nr) * nr
+        for r in range(0, R, TILE_TAPS):
+            j = lo
+            while j < jend:
+                _tile(dst + j, dstride, mvalid, src + j, off + r, wp + r * NNL_MR,
+                      min(TILE_TAPS, R - r), init if r == 0 else NULL)
+                j += nr
+        if jend < hi:
+            _tile(dst + hi - nr, dstride, mvalid, src + hi - nr, off, wp, R, init)
     else:
         j0 = lo
         while j0 < hi:
