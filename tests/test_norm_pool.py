@@ -259,6 +259,61 @@ def test_max_pool_ties_and_nan():
     assert idx.tolist() == [[[0, 3]]]
 
 
+def _max_pool_reference(row, lout, kernel, stride, padding, dilation):
+    """Window by window in plain Python: a tap replaces the maximum when greater or NaN."""
+    ys, idx = [], []
+    for j in range(lout):
+        taps = [j * stride - padding + t * dilation for t in range(kernel)]
+        inside = [p for p in taps if 0 <= p < len(row)]
+        # no tap inside: -inf at the first tap not left of 0 (PyTorch's kernel)
+        m, best = -numpy.inf, (inside or [p for p in taps if p >= 0])[0]
+        for p in inside:
+            if row[p] > m or row[p] != row[p]:
+                m, best = row[p], p
+        ys.append(m)
+        idx.append(best)
+    return ys, idx
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(length=st.integers(1, 40), kernel=st.integers(1, 5), stride=st.integers(1, 3),
+       dilation=st.integers(1, 3), pad=st.integers(0, 2), seed=st.integers(0, 2**31 - 1),
+       dtype=st.sampled_from([numpy.float32, numpy.float64]))
+def test_max_forward_kernel_against_reference(length, kernel, stride, dilation, pad, seed, dtype):
+    """The branch-free inner windows and the edge windows: values and indices equal the
+    reference (ties, NaN, -inf), and the values-only call (indices None) the same values."""
+    from nnlite._kernels import _pool1d
+    padding = min(pad, kernel // 2)
+    lout = pool_output_length(length, kernel, stride, padding, dilation, False)
+    if lout <= 0:
+        return
+    rng = numpy.random.default_rng(seed)
+    x = rng.integers(-3, 3, (3, length)).astype(dtype)       # small integers: many ties
+    x[rng.random(x.shape) < 0.1] = numpy.nan
+    x[rng.random(x.shape) < 0.1] = -numpy.inf
+    y, i = numpy.empty((3, lout), dtype), numpy.empty((3, lout), numpy.int64)
+    _pool1d.max_forward(x, y, i, kernel, stride, padding, dilation, 2)
+    v = numpy.empty((3, lout), dtype)
+    _pool1d.max_forward(x, v, None, kernel, stride, padding, dilation, 2)
+    for r in range(3):
+        ys, idx = _max_pool_reference(list(x[r]), lout, kernel, stride, padding, dilation)
+        numpy.testing.assert_array_equal(y[r], numpy.array(ys, dtype))
+        assert i[r].tolist() == idx
+    numpy.testing.assert_array_equal(v, y)
+
+
+def test_max_pool_values_only_without_grad():
+    """Without return_indices and without a gradient, the same values (the kernel skips the
+    indices); with return_indices under no_grad the indices are still there."""
+    x = nnlite.tensor(rng_for("mpv").standard_normal((2, 3, 50)).astype(numpy.float32))
+    with nnlite.no_grad():
+        a = F.max_pool1d(x, 3, 1, 1)
+        b, idx = F.max_pool1d(x, 3, 1, 1, return_indices=True)
+        c = F.max_pool1d(x[0], 3, 1, 1)
+    assert numpy.array_equal(host(a), host(b)) and numpy.array_equal(host(c), host(b)[0])
+    assert numpy.array_equal(numpy.take_along_axis(host(x), host(idx), 2), host(b))
+
+
 def test_pool_kernels_deterministic_across_threads():
     from nnlite._kernels import _pool1d
     x = rng_for("pth").standard_normal((40, 101)).astype(numpy.float32)

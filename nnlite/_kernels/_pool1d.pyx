@@ -17,37 +17,91 @@ from libc.stdint cimport int64_t
 cimport cython
 from cython cimport floating  # Cython's own fused type: float or double
 
+DEF MAX_BLOCK = 1024  # windows per block of _max_inside (a row's block stays in L1)
+
+
+cdef void _max_edge(const floating* xr, floating* yr, int64_t* ir, Py_ssize_t L, Py_ssize_t j0,
+                    Py_ssize_t j1, Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding,
+                    Py_ssize_t dilation) noexcept nogil:
+    """Windows [j0, j1) of one row, any of whose taps may be padding."""
+    cdef Py_ssize_t j, t, pos, start, best
+    cdef floating v, m
+    for j in range(j0, j1):
+        start = j * stride - padding
+        t = 0
+        while start + t * dilation < 0:
+            t = t + 1
+        best = start + t * dilation
+        m = -INFINITY
+        for t in range(t, kernel):
+            pos = start + t * dilation
+            if pos >= L:
+                break
+            v = xr[pos]
+            if v > m or v != v:
+                m = v
+                best = pos
+        yr[j] = m
+        if ir != NULL:
+            ir[j] = best
+
+
+cdef void _max_inside(const floating* xr, floating* yr, int64_t* ir, Py_ssize_t j0, Py_ssize_t j1,
+                      Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding,
+                      Py_ssize_t dilation) noexcept nogil:
+    """Windows [j0, j1) of one row with every tap inside it: taps outer, windows inner
+    (blocks of MAX_BLOCK), each step a branch-free select the compiler vectorises; the
+    same rule and order as _max_edge (a tap replaces the maximum when greater or NaN)."""
+    cdef Py_ssize_t j, jb, je, t, pos
+    cdef floating v, m
+    cdef bint c
+    for jb in range(j0, j1, MAX_BLOCK):
+        je = min(j1, jb + MAX_BLOCK)
+        for j in range(jb, je):
+            yr[j] = xr[j * stride - padding]
+        if ir == NULL:
+            for t in range(1, kernel):
+                for j in range(jb, je):
+                    v = xr[j * stride - padding + t * dilation]
+                    m = yr[j]
+                    yr[j] = v if (v > m) | (v != v) else m
+        else:
+            for j in range(jb, je):
+                ir[j] = j * stride - padding
+            for t in range(1, kernel):
+                for j in range(jb, je):
+                    pos = j * stride - padding + t * dilation
+                    v = xr[pos]
+                    m = yr[j]
+                    c = (v > m) | (v != v)
+                    yr[j] = v if c else m
+                    ir[j] = pos if c else ir[j]
+
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def max_forward(const floating[:, ::1] x,   # IN  (R, L)
                 floating[:, ::1] y,         # OUT (R, L_out)
-                int64_t[:, ::1] idx,        # OUT (R, L_out): argmax within the row
+                int64_t[:, ::1] idx,        # OUT (R, L_out): argmax within the row, or None
                 Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding, Py_ssize_t dilation,
                 int num_threads):
+    """y[r, j] = max over window j of row r; idx (unless None: the values only) its position."""
     cdef Py_ssize_t R = x.shape[0], L = x.shape[1], Lout = y.shape[1]
-    cdef Py_ssize_t r, j, t, pos, start, best
-    cdef floating v, m
+    cdef Py_ssize_t r, hi = L - 1 - (kernel - 1) * dilation + padding
+    # windows [jlo, jhi) have every tap inside the row
+    cdef Py_ssize_t jlo = min(Lout, (padding + stride - 1) // stride)
+    cdef Py_ssize_t jhi = max(jlo, min(Lout, hi // stride + 1 if hi >= 0 else 0))
+    cdef int64_t* ir
+    cdef bint want = idx is not None
+    if R == 0 or Lout == 0:
+        return
     num_threads = max(1, min(num_threads, R))
     with nogil, parallel(num_threads=num_threads):
         for r in prange(R, schedule="static"):
-            for j in range(Lout):
-                start = j * stride - padding
-                t = 0
-                while start + t * dilation < 0:
-                    t = t + 1
-                best = start + t * dilation
-                m = -INFINITY
-                for t in range(t, kernel):
-                    pos = start + t * dilation
-                    if pos >= L:
-                        break
-                    v = x[r, pos]
-                    if v > m or v != v:
-                        m = v
-                        best = pos
-                y[r, j] = m
-                idx[r, j] = best
+            ir = &idx[r, 0] if want else NULL
+            _max_edge(&x[r, 0], &y[r, 0], ir, L, 0, jlo, kernel, stride, padding, dilation)
+            _max_inside(&x[r, 0], &y[r, 0], ir, jlo, jhi, kernel, stride, padding, dilation)
+            _max_edge(&x[r, 0], &y[r, 0], ir, L, jhi, Lout, kernel, stride, padding, dilation)
 
 
 @cython.boundscheck(False)

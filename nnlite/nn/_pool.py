@@ -100,19 +100,23 @@ class MaxPool1dFunction(Function):
     _array_backward = True
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, dilation, out):
+    def forward(ctx, x, kernel, stride, padding, dilation, out, indices=True):
+        # indices=False: the caller does not want them, and without a gradient to send
+        # back the CPU kernel computes the values only (indices None)
         xa = x._data
         xp = _backend.get_array_module(xa)
         n, c, length = xa.shape
         x2 = _rows(xa)
         if xp is numpy:
             y = numpy.empty((n * c, out), xa.dtype)
-            idx = numpy.empty((n * c, out), numpy.int64)
+            idx = numpy.empty((n * c, out), numpy.int64) if indices or ctx.needs_input_grad[0] else None
             _run_cpu("max_forward", (x2,), (y, idx), kernel, stride, padding, dilation)
         else:
             y, idx = _max_forward_xp(xp, x2, out, kernel, stride, padding, dilation)
         ctx.shape = xa.shape
         ctx.idx = idx
+        if idx is None:
+            return y.reshape(n, c, out), None
         idx = idx.reshape(n, c, out)
         ctx.mark_non_differentiable(idx)
         return y.reshape(n, c, out), idx
@@ -129,7 +133,7 @@ class MaxPool1dFunction(Function):
             gx = xp.zeros((n * c, length), gy.dtype)
             inside = ctx.idx < length  # a window with no tap inside the input sends its gradient nowhere
             _scatter_rows(xp, gx, xp.where(inside, ctx.idx, 0), xp.where(inside, g2, 0))
-        return gx.reshape(ctx.shape), None, None, None, None, None
+        return gx.reshape(ctx.shape), None, None, None, None, None, None
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -173,9 +177,11 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if out <= 0:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
     x3 = x.unsqueeze(0) if x.ndim == 2 else x
-    y, idx = MaxPool1dFunction.apply(x3, k, s, p, d, out)
+    y, idx = MaxPool1dFunction.apply(x3, k, s, p, d, out, bool(return_indices))
     if x.ndim == 2:
-        y, idx = y.squeeze(0), idx.squeeze(0)
+        y = y.squeeze(0)
+        if return_indices:
+            idx = idx.squeeze(0)
     return (y, idx) if return_indices else y
 
 

@@ -303,7 +303,7 @@ def _pool_ceil(length, kernel, stride, padding, dilation, out):
 
 
 def _max_pool(g, args, outs):
-    x, kernel, stride, padding, dilation, out = args
+    x, kernel, stride, padding, dilation, out = args[:6]
     y = g.op("MaxPool", [g.value(x)], kernel_shape=[kernel], strides=[stride], pads=[padding, padding],
              dilations=[dilation], ceil_mode=_pool_ceil(x.shape[-1], kernel, stride, padding, dilation, out))
     return y, None
