@@ -50,32 +50,36 @@ cdef void _max_inside(const floating* xr, floating* yr, int64_t* ir, Py_ssize_t 
                       Py_ssize_t kernel, Py_ssize_t stride, Py_ssize_t padding,
                       Py_ssize_t dilation) noexcept nogil:
     """Windows [j0, j1) of one row with every tap inside it: taps outer, windows inner
-    (blocks of MAX_BLOCK), each step a branch-free select the compiler vectorises; the
+    (blocks of MAX_BLOCK), each step a branch-free select the compiler vectorises (with
+    indices: window by window, branch-free, in registers); the
     same rule and order as _max_edge (a tap replaces the maximum when greater or NaN)."""
-    cdef Py_ssize_t j, jb, je, t, pos
+    cdef Py_ssize_t j, jb, je, t, pos, best
     cdef floating v, m
     cdef bint c
     for jb in range(j0, j1, MAX_BLOCK):
         je = min(j1, jb + MAX_BLOCK)
-        for j in range(jb, je):
-            yr[j] = xr[j * stride - padding]
         if ir == NULL:
+            for j in range(jb, je):
+                yr[j] = xr[j * stride - padding]
             for t in range(1, kernel):
                 for j in range(jb, je):
                     v = xr[j * stride - padding + t * dilation]
                     m = yr[j]
                     yr[j] = v if (v > m) | (v != v) else m
         else:
+            # with indices: window by window, the maximum and its position in registers
             for j in range(jb, je):
-                ir[j] = j * stride - padding
-            for t in range(1, kernel):
-                for j in range(jb, je):
-                    pos = j * stride - padding + t * dilation
+                pos = j * stride - padding
+                m = xr[pos]
+                best = pos
+                for t in range(1, kernel):
+                    pos = pos + dilation
                     v = xr[pos]
-                    m = yr[j]
                     c = (v > m) | (v != v)
-                    yr[j] = v if c else m
-                    ir[j] = pos if c else ir[j]
+                    m = v if c else m
+                    best = pos if c else best
+                yr[j] = m
+                ir[j] = best
 
 
 @cython.boundscheck(False)
