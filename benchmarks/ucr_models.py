@@ -173,8 +173,8 @@ def summary(paths):
     cells = {}
     for r in recs:
         if r["phase"] == "accuracy":
-            cells.setdefault((r["model"], r["data"]), []).append(r)
-    for (model, d), rs in sorted(cells.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1])):
+            cells.setdefault((r["model"], r["data"], r["epochs"]), []).append(r)
+    for (model, d, _), rs in sorted(cells.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1], kv[0][2])):
         rs = sorted(rs, key=lambda r: r["seed"])
         accs = [r["accuracy"] for r in rs]
         mean = statistics.mean(accs)
@@ -193,7 +193,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models", nargs="+", default=list(MODELS))
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2], help="none: no accuracy phase")
     p.add_argument("--timing-epochs", type=int, default=3, help="0: no timing phase (then give --epochs-cap)")
     p.add_argument("--run-budget", type=float, default=60.0, help="seconds one accuracy run may take (sets the cap)")
     p.add_argument("--epochs-cap", type=int, default=None, help="a fixed epoch cap for every accuracy run instead")

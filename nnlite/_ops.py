@@ -271,16 +271,26 @@ def _relu_kernel(*arrays):
     return _activation
 
 
+def relu_array(x, out=None):
+    """``max(x, 0)`` (NaN stays NaN) of the array ``x`` into ``out``: a new array when None,
+    ``x`` itself to work in place (the eval-mode fused convolutions)."""
+    k = _relu_kernel(x) if out is None or out is x else None
+    if k is None:
+        xp = _xp(x)
+        if out is None:
+            return xp.maximum(x, 0).astype(x.dtype, copy=False)
+        xp.maximum(x, 0, out=out)
+        return out
+    if out is None:
+        out = numpy.empty_like(x)
+    k.relu_forward(x.reshape(-1), out.reshape(-1), _threads_for(x.size))
+    return out
+
+
 class Relu(_Unary):
     @staticmethod
     def forward(ctx, a):
-        x = a._data
-        k = _relu_kernel(x)
-        if k is None:
-            out = _xp(x).maximum(x, 0).astype(x.dtype, copy=False)
-        else:
-            out = numpy.empty_like(x)
-            k.relu_forward(x.reshape(-1), out.reshape(-1), _threads_for(x.size))
+        out = relu_array(a._data)
         ctx.save_for_backward(None, out)
         return out
 

@@ -1,6 +1,7 @@
 """The fully convolutional network (FCN) of Wang, Yan and Oates 2017."""
 from nnlite import nn
 from nnlite.models._head import gap_linear
+from nnlite.nn.utils.fusion import can_fold, folded_conv, relu_
 
 __all__ = ["FCN"]
 
@@ -33,3 +34,20 @@ class FCN(nn.Sequential):
         for c_in, c_out, k in zip((in_channels,) + tuple(filters[:-1]), filters, (8, 5, 3)):
             layers += [nn.Conv1d(c_in, c_out, k, padding="same"), nn.BatchNorm1d(c_out), nn.ReLU()]
         super().__init__(*layers, *gap_linear(filters[-1], num_classes))
+
+    def forward(self, input):
+        # Sequential's forward, but a Conv1d, BatchNorm1d, ReLU run folded into one convolution
+        # in eval mode without a gradient (nnlite.nn.utils.fusion); any other layer as it is
+        mods = list(self._modules.values())
+        x, i = input, 0
+        while i < len(mods):
+            if (i + 2 < len(mods) and type(mods[i]) is nn.Conv1d and type(mods[i + 1]) is nn.BatchNorm1d
+                    and type(mods[i + 2]) is nn.ReLU and not (mods[i + 2]._forward_pre_hooks
+                                                            or mods[i + 2]._forward_hooks)
+                    and can_fold(mods[i], mods[i + 1])):
+                x = relu_(folded_conv(mods[i], mods[i + 1], x))
+                i += 3
+            else:
+                x = mods[i](x)
+                i += 1
+        return x

@@ -3,6 +3,7 @@ import nnlite
 from nnlite import nn
 from nnlite.models._head import gap_linear
 from nnlite.nn import functional as F
+from nnlite.nn.utils.fusion import can_fold, conv_bn_sequential, folded_conv, relu_
 
 __all__ = ["InceptionTime"]
 
@@ -27,8 +28,15 @@ class _InceptionModule(nn.Module):
 
     def forward(self, x):
         z = x if self.bottleneck is None else self.bottleneck(x)
-        branches = [conv(z) for conv in self.convs] + [self.pool_conv(self.pool(x))]
-        return F.relu(self.bn(nnlite.cat(branches, 1)))
+        convs = list(self.convs) + [self.pool_conv]
+        inputs = [z] * len(self.convs) + [self.pool(x)]
+        if all(can_fold(conv, self.bn) for conv in convs):
+            # eval mode without a gradient: each branch's channels of the BatchNorm1d folded into it
+            nf = self.pool_conv.out_channels
+            y = nnlite.cat([folded_conv(conv, self.bn, v, slice(i * nf, (i + 1) * nf))
+                            for i, (conv, v) in enumerate(zip(convs, inputs))], 1)
+            return relu_(y)
+        return F.relu(self.bn(nnlite.cat([conv(v) for conv, v in zip(convs, inputs)], 1)))
 
 
 class InceptionTime(nn.Module):
@@ -79,6 +87,6 @@ class InceptionTime(nn.Module):
         for d, block in enumerate(self.blocks):
             x = block(x)
             if d % 3 == 2:
-                x = F.relu(x + self.shortcuts[d // 3](residual))
+                x = F.relu(x + conv_bn_sequential(self.shortcuts[d // 3], residual))
                 residual = x
         return self.head(x)

@@ -2,6 +2,7 @@
 from nnlite import nn
 from nnlite.models._head import gap_linear
 from nnlite.nn import functional as F
+from nnlite.nn.utils.fusion import conv_bn, conv_bn_sequential
 
 __all__ = ["ResNet"]
 
@@ -23,9 +24,12 @@ class _ResidualBlock(nn.Module):
             self.shortcut = nn.BatchNorm1d(out_channels)
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = F.relu(self.bn2(self.conv2(y)))
-        return F.relu(self.bn3(self.conv3(y)) + self.shortcut(x))
+        # eval mode without a gradient: each BatchNorm1d folded into its Conv1d (nnlite.nn.utils.fusion)
+        y = conv_bn(self.conv1, self.bn1, x, relu=True)
+        y = conv_bn(self.conv2, self.bn2, y, relu=True)
+        s = self.shortcut
+        return F.relu(conv_bn(self.conv3, self.bn3, y) + (conv_bn_sequential(s, x) if isinstance(s, nn.Sequential)
+                                                          else s(x)))
 
 
 class ResNet(nn.Module):

@@ -81,6 +81,10 @@ class Conv1d(Module):
         p = self._parameters
         w = p["weight"] if "weight" in p else self.weight
         b = p["bias"] if "bias" in p else self.bias
+        return self._conv_forward(input, w, b)
+
+    def _conv_forward(self, input, w, b):
+        """This layer's convolution (stride, padding, dilation, groups) with weight ``w`` and bias ``b``."""
         if self.padding_mode != "zeros":
             x = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return _conv.apply(x, w, b, self.stride[0], (0, 0), self.dilation[0], self.groups)
