@@ -1,7 +1,7 @@
 """The fully convolutional network (FCN) of Wang, Yan and Oates 2017."""
 from nnlite import nn
 from nnlite.models._head import gap_linear
-from nnlite.nn.utils.fusion import can_fold, folded_conv, relu_
+from nnlite.nn.utils.fusion import can_fold, folded_conv, has_hooks, relu_
 
 __all__ = ["FCN"]
 
@@ -42,8 +42,7 @@ class FCN(nn.Sequential):
         x, i = input, 0
         while i < len(mods):
             if (i + 2 < len(mods) and type(mods[i]) is nn.Conv1d and type(mods[i + 1]) is nn.BatchNorm1d
-                    and type(mods[i + 2]) is nn.ReLU and not (mods[i + 2]._forward_pre_hooks
-                                                            or mods[i + 2]._forward_hooks)
+                    and type(mods[i + 2]) is nn.ReLU and not has_hooks(mods[i + 2])
                     and can_fold(mods[i], mods[i + 1])):
                 x = relu_(folded_conv(mods[i], mods[i + 1], x))
                 i += 3

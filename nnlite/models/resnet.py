@@ -27,9 +27,7 @@ class _ResidualBlock(nn.Module):
         # eval mode without a gradient: each BatchNorm1d folded into its Conv1d (nnlite.nn.utils.fusion)
         y = conv_bn(self.conv1, self.bn1, x, relu=True)
         y = conv_bn(self.conv2, self.bn2, y, relu=True)
-        s = self.shortcut
-        return F.relu(conv_bn(self.conv3, self.bn3, y) + (conv_bn_sequential(s, x) if isinstance(s, nn.Sequential)
-                                                          else s(x)))
+        return F.relu(conv_bn(self.conv3, self.bn3, y) + conv_bn_sequential(self.shortcut, x))
 
 
 class ResNet(nn.Module):

@@ -63,9 +63,10 @@ def conv_bn(conv, bn, x, relu=False):
 
 
 def conv_bn_sequential(seq, x):
-    """``seq(x)`` for a ``Sequential(Conv1d, BatchNorm1d)`` (a shortcut), folded like :func:`conv_bn`
-    when the Sequential itself has no hooks."""
-    if seq._forward_pre_hooks or seq._forward_hooks or len(seq) != 2:
+    """``seq(x)`` for a shortcut module: a ``Sequential(Conv1d, BatchNorm1d)`` without hooks of its
+    own is folded like :func:`conv_bn`; anything else runs as it is."""
+    from nnlite.nn.modules.container import Sequential
+    if not isinstance(seq, Sequential) or has_hooks(seq) or len(seq) != 2:
         return seq(x)
     return conv_bn(seq[0], seq[1], x)
 
@@ -78,8 +79,12 @@ def can_fold(conv, bn):
     return (not grad_mode._state.enabled and _function._tracer is None and type(conv) is Conv1d
             and type(bn) is BatchNorm1d and not conv.training
             and not bn.training and bn.running_mean is not None and bn.running_var is not None
-            and not (conv._forward_pre_hooks or conv._forward_hooks or bn._forward_pre_hooks
-                     or bn._forward_hooks))
+            and not has_hooks(conv) and not has_hooks(bn))
+
+
+def has_hooks(module):
+    """True when ``module`` has forward or forward-pre hooks (it must then run as itself)."""
+    return bool(module._forward_pre_hooks or module._forward_hooks)
 
 
 def folded_conv(conv, bn, x, channels=None):
