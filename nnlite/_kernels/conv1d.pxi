@@ -1447,10 +1447,11 @@ cdef void _gb_channel(const floating* gyp, floating* gbp, Py_ssize_t co, Py_ssiz
 # columns padded with zeros to a multiple of the tile width, stored as panels of one
 # tile's width so that a tile reads contiguous memory: a row-major gyT made every step
 # of the reduction touch a new cache line W floats away, 1.1-1.6x slower).  p is cut into fixed
-# chunks of GW_PC; each chunk's tile sum is added to the task's accumulator, so every
-# element is summed in the same order whatever the task grid or thread count.
+# chunks of GW_PC (x packed one chunk at a time); the tile goes on from the task's
+# accumulators chunk after chunk, so every element is summed in the order of p whatever the
+# task grid or thread count.
 
-DEF GW_PC = 512          # reduction columns (n, l) per chunk of the packed grad weight
+DEF GW_PC = 256          # reduction columns (n, l) per chunk of the packed grad weight
 
 
 cdef void _gw_pack(floating* wp, const floating* xg, Py_ssize_t Cin, Py_ssize_t L,
@@ -1519,8 +1520,8 @@ cdef void _gy_transpose(const floating* gy, floating* gyT, floating* gbp, Py_ssi
 
 
 cdef inline Py_ssize_t _packed_scratch(Py_ssize_t nrb, Py_ssize_t njt, Py_ssize_t nr) noexcept nogil:
-    """Elements of one packed grad-weight task's scratch: packed x, accumulators, a tile, zeros."""
-    return nrb * GW_PC * NNL_MR + nrb * NNL_MR * njt * nr + NNL_MR * nr + NNL_MR
+    """Elements of one packed grad-weight task's scratch: packed x, accumulators, zeros."""
+    return nrb * GW_PC * NNL_MR + nrb * NNL_MR * njt * nr + NNL_MR
 
 
 cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize_t jt0,
@@ -1536,11 +1537,7 @@ cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize
     cdef Py_ssize_t nrb = rb1 - rb0, ncols = (jt1 - jt0) * nr
     cdef Py_ssize_t p0, P, rb, jt, m, j, r, co
     cdef floating* acc = wp + nrb * GW_PC * NNL_MR
-    cdef floating* tmp = acc + nrb * NNL_MR * ncols
-    cdef floating* zeros = tmp + NNL_MR * nr
-    cdef floating* a
-    for j in range(nrb * NNL_MR * ncols):
-        acc[j] = 0
+    cdef floating* zeros = acc + nrb * NNL_MR * ncols
     for m in range(NNL_MR):
         zeros[m] = 0
     for p0 in range(0, NL, GW_PC):
@@ -1550,12 +1547,10 @@ cdef void _gw_packed_task(Py_ssize_t g, Py_ssize_t rb0, Py_ssize_t rb1, Py_ssize
                      (rb0 + rb) * NNL_MR, s, d, pl, p0, p0 + P)
         for jt in range(jt0, jt1):
             for rb in range(nrb):
-                _tile(tmp, nr, NNL_MR, gyT + ((g * Cpad) // nr + jt) * NL * nr + p0 * nr, off,
-                      wp + rb * GW_PC * NNL_MR, P, zeros)
-                a = acc + rb * NNL_MR * ncols + (jt - jt0) * nr
-                for m in range(NNL_MR):
-                    for j in range(nr):
-                        a[m * ncols + j] += tmp[m * nr + j]
+                # the first chunk starts from zeros, the others go on from the sums in acc
+                _tile(acc + rb * NNL_MR * ncols + (jt - jt0) * nr, ncols, NNL_MR,
+                      gyT + ((g * Cpad) // nr + jt) * NL * nr + p0 * nr, off,
+                      wp + rb * GW_PC * NNL_MR, P, zeros if p0 == 0 else NULL)
     for rb in range(nrb):
         for m in range(NNL_MR):
             r = (rb0 + rb) * NNL_MR + m
